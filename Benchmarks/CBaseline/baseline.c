@@ -1,0 +1,1 @@
+int linecard_baseline_placeholder(void){return 0;}

@@ -1,0 +1,66 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "Linecard",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "LinecardDSP", targets: ["LinecardDSP"]),
+        .library(name: "LinecardEngine", targets: ["LinecardEngine"]),
+        .library(name: "SimulatedCard", targets: ["SimulatedCard"]),
+        .executable(name: "linecard-demo", targets: ["linecard-demo"]),
+        .executable(name: "linecard-bench", targets: ["linecard-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // C boundaries: system libraries found through pkg-config.
+        .systemLibrary(
+            name: "CSpanDSP", path: "Sources/CSpanDSP", pkgConfig: "spandsp",
+            providers: [.apt(["libspandsp-dev", "libtiff-dev"])]),
+        .systemLibrary(
+            name: "CAlsa", path: "Sources/CAlsa", pkgConfig: "alsa",
+            providers: [.apt(["libasound2-dev"])]),
+        .systemLibrary(
+            name: "CTiff", path: "Sources/CTiff", pkgConfig: "libtiff-4",
+            providers: [.apt(["libtiff-dev"])]),
+        // The DAHDI userspace ABI, written from the documented x86_64 facts.
+        .target(name: "CDahdi", path: "CDahdi"),
+
+        .target(name: "LinecardDSP", dependencies: ["CSpanDSP"]),
+        .target(
+            name: "LinecardEngine",
+            dependencies: ["LinecardDSP", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "SimulatedCard", dependencies: ["LinecardEngine", "LinecardDSP"]),
+
+        .executableTarget(
+            name: "linecard-demo",
+            dependencies: [
+                "LinecardEngine", "SimulatedCard",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Tools/linecard-demo"),
+
+        // Benchmarks: a plain C loop over spandsp as the baseline, and the engine beside it.
+        .target(name: "CBaseline", dependencies: ["CSpanDSP"], path: "Benchmarks/CBaseline"),
+        .executableTarget(
+            name: "linecard-bench",
+            dependencies: [
+                "CBaseline", "LinecardEngine", "SimulatedCard",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Benchmarks/linecard-bench"),
+
+        // Test support: counts heap allocations per thread by interposing malloc.
+        .target(name: "AllocationCounter", path: "Tests/AllocationCounter"),
+        .testTarget(name: "CDahdiTests", dependencies: ["CDahdi"]),
+        .testTarget(name: "LinecardDSPTests", dependencies: ["LinecardDSP", "CAlsa", "CTiff"]),
+        .testTarget(
+            name: "LinecardEngineTests",
+            dependencies: ["LinecardEngine", "SimulatedCard", "AllocationCounter"]),
+        .testTarget(name: "SimulatedCardTests", dependencies: ["SimulatedCard", "LinecardEngine"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,112 @@
+import CSpanDSP
+
+/// Detects DTMF digits with spandsp's `dtmf_rx`, reporting each digit's start and end.
+///
+/// Safe inside the tick: reports are collected by the C callback into a fixed buffer owned by
+/// the detector and handed to a non-escaping closure after each block.
+public final class DTMFDetector {
+    /// One confirmed change of the received digit.
+    public struct Report: Sendable, Equatable {
+        /// The ASCII digit that began, or 0 when the current digit ended.
+        public var digit: UInt8
+        /// Level in dBm0 at the start of a digit (-99 at the end).
+        public var level: Int32
+        /// Samples from the change on the line to its confirmation at the start of a digit;
+        /// the digit's length in samples at its end.
+        public var samples: Int32
+    }
+
+    struct Pending {
+        static let capacity = 16
+        var count: Int32 = 0
+        var reports: (Report, Report, Report, Report, Report, Report, Report, Report,
+                      Report, Report, Report, Report, Report, Report, Report, Report) =
+            (Report.zero, .zero, .zero, .zero, .zero, .zero, .zero, .zero,
+             .zero, .zero, .zero, .zero, .zero, .zero, .zero, .zero)
+    }
+
+    private let state: OpaquePointer
+    private let pending: UnsafeMutablePointer<Pending>
+    public let filterDialTone: Bool
+    public let twist: Int
+    public let reverseTwist: Int
+    public let threshold: Int
+
+    /// - Parameters:
+    ///   - filterDialTone: notch out 350 and 440 Hz (needed while dial tone may be present).
+    ///   - twist / reverseTwist: accepted twist in dB (Q.24: 8 normal, 4 reverse).
+    ///   - threshold: minimum level in dBm0.
+    public init(filterDialTone: Bool = false, twist: Int = 8, reverseTwist: Int = 4, threshold: Int = -42) {
+        pending = .allocate(capacity: 1)
+        pending.initialize(to: Pending())
+        guard let s = dtmf_rx_init(nil, nil, nil) else { fatalError("spandsp dtmf_rx_init failed: out of memory") }
+        state = s
+        self.filterDialTone = filterDialTone
+        self.twist = twist
+        self.reverseTwist = reverseTwist
+        self.threshold = threshold
+        configure()
+    }
+
+    deinit {
+        dtmf_rx_free(state)
+        pending.deinitialize(count: 1)
+        pending.deallocate()
+    }
+
+    private func configure() {
+        dtmf_rx_parms(state, filterDialTone ? 1 : 0, Int32(twist), Int32(reverseTwist), Int32(threshold))
+        dtmf_rx_set_realtime_callback(state, dtmfReportCallback, UnsafeMutableRawPointer(pending))
+    }
+
+    /// Forgets any digit in progress.
+    public func reset() {
+        _ = dtmf_rx_init(state, nil, nil)
+        pending.pointee.count = 0
+        configure()
+    }
+
+    /// Processes one block and calls `report` for each confirmed start or end of a digit.
+    @inline(__always)
+    public func process(_ samples: UnsafePointer<Int16>, count: Int, report: (Report) -> Void) {
+        _ = dtmf_rx(state, samples, Int32(count))
+        let n = Int(pending.pointee.count)
+        if n == 0 { return }
+        withUnsafeMutableBytes(of: &pending.pointee.reports) { raw in
+            let reports = raw.bindMemory(to: Report.self)
+            for i in 0..<min(n, Pending.capacity) { report(reports[i]) }
+        }
+        pending.pointee.count = 0
+    }
+
+    /// Convenience for whole signals (outside the tick): the digits detected, in order.
+    public func digits(in samples: [Int16], blockSize: Int = 160) -> String {
+        var result = ""
+        samples.withUnsafeBufferPointer { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let n = min(blockSize, buffer.count - offset)
+                process(buffer.baseAddress! + offset, count: n) { r in
+                    if r.digit != 0 { result.append(Character(Unicode.Scalar(r.digit))) }
+                }
+                offset += n
+            }
+        }
+        return result
+    }
+}
+
+extension DTMFDetector.Report {
+    static let zero = DTMFDetector.Report(digit: 0, level: 0, samples: 0)
+}
+
+private func dtmfReportCallback(_ userData: UnsafeMutableRawPointer?, _ code: Int32, _ level: Int32, _ delay: Int32) {
+    let pending = userData!.assumingMemoryBound(to: DTMFDetector.Pending.self)
+    let index = Int(pending.pointee.count)
+    guard index < DTMFDetector.Pending.capacity else { return }
+    withUnsafeMutableBytes(of: &pending.pointee.reports) { raw in
+        raw.bindMemory(to: DTMFDetector.Report.self)[index] =
+            DTMFDetector.Report(digit: UInt8(truncatingIfNeeded: code), level: level, samples: delay)
+    }
+    pending.pointee.count += 1
+}

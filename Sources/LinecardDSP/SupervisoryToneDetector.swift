@@ -1,0 +1,105 @@
+import CSpanDSP
+
+/// One element of a supervisory tone's cadence, for detection.
+public struct ToneElement: Sendable, Equatable {
+    /// Frequencies in Hz; 0 for none (both 0 is silence).
+    public var frequency1: Int
+    public var frequency2: Int
+    public var minimumMilliseconds: Int
+    /// 0 for no maximum.
+    public var maximumMilliseconds: Int
+
+    public init(_ frequency1: Int, _ frequency2: Int = 0, minimum: Int, maximum: Int) {
+        self.frequency1 = frequency1
+        self.frequency2 = frequency2
+        self.minimumMilliseconds = minimum
+        self.maximumMilliseconds = maximum
+    }
+
+    public static func silence(minimum: Int, maximum: Int) -> ToneElement {
+        ToneElement(0, 0, minimum: minimum, maximum: maximum)
+    }
+}
+
+/// A set of cadenced tones to listen for, as spandsp's `super_tone_rx_descriptor_t`.
+public final class SupervisoryToneSet: @unchecked Sendable {
+    public let patterns: [[ToneElement]]
+    let pointer: OpaquePointer
+
+    /// - Parameter patterns: one cadence per tone; a tone's index in this array is the id the
+    ///   detector reports.
+    public init(_ patterns: [[ToneElement]]) {
+        self.patterns = patterns
+        guard let d = super_tone_rx_make_descriptor(nil) else { fatalError("spandsp super_tone_rx_make_descriptor failed") }
+        pointer = d
+        for pattern in patterns {
+            let tone = super_tone_rx_add_tone(d)
+            for e in pattern {
+                // spandsp 0.0.6 marks "no frequency" with 0, although its header says -1.
+                _ = super_tone_rx_add_element(
+                    d, tone, Int32(e.frequency1), Int32(e.frequency2),
+                    Int32(e.minimumMilliseconds), Int32(e.maximumMilliseconds))
+            }
+        }
+    }
+
+    deinit { super_tone_rx_free_descriptor(pointer) }
+}
+
+/// Listens for the tones of a `SupervisoryToneSet` with spandsp's `super_tone_rx` and reports
+/// when one starts (its index) and when it stops (-1). Safe in the tick.
+public final class SupervisoryToneDetector {
+    struct Pending {
+        var count: Int32 = 0
+        var codes: (Int32, Int32, Int32, Int32, Int32, Int32, Int32, Int32) = (0, 0, 0, 0, 0, 0, 0, 0)
+    }
+
+    private let state: OpaquePointer
+    private let pending: UnsafeMutablePointer<Pending>
+    public let toneSet: SupervisoryToneSet
+
+    public init(_ toneSet: SupervisoryToneSet) {
+        self.toneSet = toneSet
+        pending = .allocate(capacity: 1)
+        pending.initialize(to: Pending())
+        guard let s = super_tone_rx_init(nil, toneSet.pointer, supervisoryToneCallback, UnsafeMutableRawPointer(pending))
+        else { fatalError("spandsp super_tone_rx_init failed") }
+        state = s
+    }
+
+    deinit {
+        super_tone_rx_free(state)
+        pending.deinitialize(count: 1)
+        pending.deallocate()
+    }
+
+    /// Forgets what it has heard so far.
+    public func reset() {
+        _ = super_tone_rx_init(state, toneSet.pointer, supervisoryToneCallback, UnsafeMutableRawPointer(pending))
+        pending.pointee.count = 0
+    }
+
+    /// Processes one block; calls `report` with a tone index when a tone is recognised and with
+    /// -1 when the recognised tone stops.
+    @inline(__always)
+    public func process(_ samples: UnsafePointer<Int16>, count: Int, report: (Int) -> Void) {
+        _ = super_tone_rx(state, samples, Int32(count))
+        let n = Int(pending.pointee.count)
+        if n == 0 { return }
+        withUnsafeBytes(of: &pending.pointee.codes) { raw in
+            let codes = raw.bindMemory(to: Int32.self)
+            for i in 0..<min(n, 8) { report(Int(codes[i])) }
+        }
+        pending.pointee.count = 0
+    }
+}
+
+private func supervisoryToneCallback(_ userData: UnsafeMutableRawPointer?, _ code: Int32, _ level: Int32, _ delay: Int32) {
+    let pending = userData!.assumingMemoryBound(to: SupervisoryToneDetector.Pending.self)
+    let index = Int(pending.pointee.count)
+    guard index < 8 else { return }
+    withUnsafeMutableBytes(of: &pending.pointee.codes) { raw in
+        raw.bindMemory(to: Int32.self)[index] = code
+    }
+    pending.pointee.count += 1
+}

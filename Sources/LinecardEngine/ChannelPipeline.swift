@@ -1,0 +1,83 @@
+import LinecardDSP
+
+/// One port's receive and transmit processing, owned by the tick once the engine runs.
+///
+/// Everything is created up front; per tick it only reads flags, calls spandsp and copies
+/// samples. Output that the rest of the program wants (recordings, levels) leaves through
+/// rings and atomics.
+final class ChannelPipeline {
+    let port: Int
+    var active = false
+
+    // Receive side
+    var detectingDigits = false
+    var lastDigit: UInt8 = 0
+    let digitDetector: DTMFDetector
+    var detectingCallProgress = false
+    let callProgressDetector: SupervisoryToneDetector
+    let callProgressOrder: [CallProgressTone]
+    var metering = false
+    let receiveMeter = PowerMeter()
+    var recording = false
+    let recordRing: SampleRing
+
+    // Transmit side
+    var listeningTo: Int = -1
+    var playing = false
+    var finishingPlayback = false
+    let playbackRing: SampleRing
+    var toneActive = false
+    var toneSamplesLeft: Int64 = 0
+    let toneGenerator: ToneGenerator
+    var sendingDigits = false
+    let digitGenerator = DTMFGenerator()
+    let transmitMeter = PowerMeter()
+
+    /// Levels published for readers outside the tick, in hundredths of a dBm0.
+    let levels: LevelReadout
+
+    init(port: Int, tonePlan: TonePlan, toneSet: SupervisoryToneSet, silence: ToneDescriptor, ringCapacity: Int) {
+        self.port = port
+        digitDetector = DTMFDetector(filterDialTone: true)
+        callProgressDetector = SupervisoryToneDetector(toneSet)
+        callProgressOrder = TonePlan.detectionOrder
+        recordRing = SampleRing(capacity: ringCapacity)
+        playbackRing = SampleRing(capacity: ringCapacity)
+        toneGenerator = ToneGenerator(silence)
+        levels = LevelReadout()
+    }
+
+    func reset() {
+        detectingDigits = false
+        detectingCallProgress = false
+        metering = false
+        recording = false
+        listeningTo = -1
+        playing = false
+        finishingPlayback = false
+        toneActive = false
+        sendingDigits = false
+        digitDetector.reset()
+        callProgressDetector.reset()
+        digitGenerator.reset()
+        playbackRing.discardAll()
+    }
+}
+
+import Synchronization
+
+/// Receive and transmit levels of a port, written by the tick and read by anyone.
+public final class LevelReadout: Sendable {
+    private let receive = Atomic<Int>(-9600)
+    private let transmit = Atomic<Int>(-9600)
+
+    func publish(receive r: Double, transmit t: Double) {
+        receive.store(Int(r * 100), ordering: .relaxed)
+        transmit.store(Int(t * 100), ordering: .relaxed)
+    }
+
+    /// dBm0 of what the port hears.
+    public var receiveLevel: Double { Double(receive.load(ordering: .relaxed)) / 100 }
+    /// dBm0 of what the port sends.
+    public var transmitLevel: Double { Double(transmit.load(ordering: .relaxed)) / 100 }
+}

@@ -1,0 +1,106 @@
+import LinecardDSP
+
+/// Up to 32 ASCII characters held inline, so that a command carrying digits is a plain value.
+public struct DigitString: Sendable, BitwiseCopyable, Equatable, CustomStringConvertible {
+    public static let capacity = 32
+    public private(set) var count: UInt8 = 0
+    var bytes: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+
+    /// Returns nil when `text` is longer than 32 characters or not ASCII.
+    public init?(_ text: String) {
+        let utf8 = Array(text.utf8)
+        guard utf8.count <= Self.capacity, utf8.allSatisfy({ $0 < 128 }) else { return nil }
+        count = UInt8(utf8.count)
+        withUnsafeMutableBytes(of: &bytes) { raw in
+            for (i, b) in utf8.enumerated() { raw[i] = b }
+        }
+    }
+
+    /// Calls `body` with the characters (safe in the tick).
+    @inline(__always)
+    public func withCharacters<R>(_ body: (UnsafePointer<UInt8>, Int) -> R) -> R {
+        var copy = bytes
+        return withUnsafeBytes(of: &copy) { raw in
+            body(raw.baseAddress!.assumingMemoryBound(to: UInt8.self), Int(count))
+        }
+    }
+
+    public static func == (a: DigitString, b: DigitString) -> Bool { a.description == b.description }
+
+    public var description: String { withCharacters { String(decoding: UnsafeBufferPointer(start: $0, count: $1), as: UTF8.self) } }
+}
+
+/// A tone registered with an engine (see `Engine.registerTone`).
+public struct ToneID: Sendable, BitwiseCopyable, Hashable {
+    public let slot: Int32
+}
+
+/// What the rest of the program asks of the tick, one port at a time.
+public struct EngineCommand: Sendable, BitwiseCopyable {
+    public enum Operation: Sendable, BitwiseCopyable {
+        case hook(HookCommand)
+        /// Queue DTMF digits on the port's generator.
+        case sendDigits(DigitString)
+        case stopDigits
+        case configureDigits(level: Int16, twist: Int16, onMilliseconds: Int16, offMilliseconds: Int16)
+        /// Play a registered tone for a number of samples (0: until stopped).
+        case playTone(ToneID, samples: Int64)
+        case stopTone
+        case detectDigits(Bool)
+        case detectCallProgress(Bool)
+        case meterLevels(Bool)
+        /// Start feeding the line from the port's playback ring.
+        case startPlayback
+        /// Finish playback once the ring is empty (reported by `playbackFinished`).
+        case finishPlayback
+        /// Stop playback now and drop what is queued.
+        case stopPlayback
+        /// Copy received audio into the port's record ring.
+        case record(Bool)
+        /// Transmit what `port` receives (one direction of a bridge).
+        case listen(to: Int32)
+        case stopListening
+        /// The engine's own, sent by `Engine.open(port:)` and `Engine.close(port:)`.
+        case activate, deactivate
+    }
+
+    public var port: Int32
+    public var operation: Operation
+
+    public init(port: Int, _ operation: Operation) {
+        self.port = Int32(port)
+        self.operation = operation
+    }
+}
+
+/// What the tick reports, stamped with line time.
+public struct EngineEvent: Sendable, BitwiseCopyable, Equatable {
+    public enum Kind: Sendable, BitwiseCopyable, Equatable {
+        case line(LineEvent.Kind, value: Int32)
+        /// A DTMF digit began; `level` in dBm0.
+        case digitStarted(UInt8, level: Int32)
+        /// A DTMF digit ended after `samples`.
+        case digitEnded(UInt8, samples: Int32)
+        case callProgressStarted(CallProgressTone)
+        case callProgressEnded
+        /// The DTMF generator sent everything queued.
+        case digitsSent
+        /// A tone with a duration ended (not sent when stopped).
+        case toneFinished
+        case playbackFinished
+    }
+
+    /// Samples since the engine started, when the tick noticed.
+    public var lineTime: Int64
+    public var port: Int32
+    public var kind: Kind
+
+    public init(lineTime: Int64, port: Int32, kind: Kind) {
+        self.lineTime = lineTime
+        self.port = port
+        self.kind = kind
+    }
+
+    /// Line time in seconds.
+    public var seconds: Double { Double(lineTime) / 8000 }
+}

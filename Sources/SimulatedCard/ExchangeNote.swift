@@ -1,0 +1,36 @@
+import LinecardDSP
+import LinecardEngine
+
+/// What the far side of the simulated card experienced: for tests and demos to check what
+/// arrived at the far end. The code above the backend never sees these.
+public struct ExchangeNote: Sendable, BitwiseCopyable, Equatable {
+    public enum Kind: Sendable, BitwiseCopyable, Equatable {
+        /// The exchange received a dialled digit from the port (DTMF or pulses).
+        case dialled(UInt8)
+        /// The exchange routed the dialled number to a far end.
+        case routed(FarEndKind)
+        case farEndAnswered
+        /// The far end heard a DTMF digit from the port.
+        case farEndHeard(UInt8)
+        case farEndHungUp
+        /// The port hung up (as the exchange recognises it).
+        case portHungUp
+        case hookFlash
+        /// An incoming call's caller gave up.
+        case callerGaveUp
+        /// The telephone on an FXS port rang (count so far) / went off-hook / on-hook.
+        case telephoneRang(Int32)
+        case telephoneOffHook, telephoneOnHook
+        /// The telephone heard a DTMF digit / a call-progress tone from the port.
+        case telephoneHeard(UInt8)
+        case telephoneHeardTone(CallProgressTone)
+    }
+
+    public var lineTime: Int64
+    public var port: Int32
+    public var kind: Kind
+}
+
+public enum FarEndKind: String, Sendable, BitwiseCopyable, Equatable {
+    case person, busy, noAnswer, unobtainable, congestion, answeringMachine, port
+}

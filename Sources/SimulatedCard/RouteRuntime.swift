@@ -1,0 +1,41 @@
+import LinecardDSP
+import LinecardEngine
+
+/// A route prepared for the tick: numbers in samples, digits inline, descriptors built.
+final class RouteRuntime {
+    let number: String
+    let numberBytes: [UInt8]
+    let farEnd: FarEnd
+    let kind: FarEndKind
+    let path: ImpairmentPath
+    let rings: Int
+    let personDigits: DigitString
+    let beep: ToneDescriptor?
+    let greeting: [Int16]
+
+    init(number: String, route: Route, seed: Int32) {
+        self.number = number
+        numberBytes = Array(number.utf8)
+        farEnd = route.farEnd
+        path = ImpairmentPath(route.impairments, seed: seed)
+        switch route.farEnd {
+        case .person(let p):
+            kind = .person
+            rings = p.answerAfterRings
+            personDigits = DigitString(String(p.digits.prefix(DigitString.capacity)))!
+            beep = nil
+            greeting = p.greets ? SyntheticVoice.hello : []
+        case .answeringMachine(let m):
+            kind = .answeringMachine
+            rings = m.answerAfterRings
+            personDigits = DigitString("")!
+            beep = ToneDescriptor(.continuous(m.beepFrequency, level: -12))
+            greeting = SyntheticVoice.greeting(milliseconds: m.greetingMilliseconds)
+        case .busy: kind = .busy; rings = 0; personDigits = DigitString("")!; beep = nil; greeting = []
+        case .noAnswer: kind = .noAnswer; rings = 0; personDigits = DigitString("")!; beep = nil; greeting = []
+        case .unobtainable: kind = .unobtainable; rings = 0; personDigits = DigitString("")!; beep = nil; greeting = []
+        case .congestion: kind = .congestion; rings = 0; personDigits = DigitString("")!; beep = nil; greeting = []
+        case .port: kind = .port; rings = 0; personDigits = DigitString("")!; beep = nil; greeting = []
+        }
+    }
+}

@@ -1,0 +1,217 @@
+import LinecardDSP
+import LinecardEngine
+import Synchronization
+
+/// A card with no hardware: FXO ports wired to a model exchange, FXS ports wired to model
+/// telephones. The default backend for tests, demos and CI.
+///
+/// The code above the backend learns what happens only from audio and line signals, as it
+/// would on a real card. Tests and demos drive the far side (callers, telephones, faults)
+/// through the methods in "The far side" and read what it experienced from `drainNotes`.
+public final class SimulatedCard: CardBackend, @unchecked Sendable {
+    public let name: String
+    public let ports: [PortDescription]
+    public let clock = CardClock.host
+    public let exchangeConfiguration: ExchangeConfiguration
+
+    private let exchange: Exchange
+    private let control = CommandQueue<Control>(capacity: 1024)
+    private let portFlags: [PortFlag]
+    private let closed = Atomic<Bool>(false)
+    private var removed = false
+    private var alarmed: [Bool]
+
+    private enum Control: BitwiseCopyable {
+        case call(port: Int32, route: Int32)
+        case lift(port: Int32, greeting: Bool)
+        case hangUp(port: Int32)
+        case dial(port: Int32, DigitString)
+        case flash(port: Int32)
+        case answerAfterRings(port: Int32, Int32)
+        case alarm(port: Int32, Bool)
+        case remove
+    }
+
+    private final class PortFlag: Sendable {
+        let open = Atomic<Bool>(false)
+    }
+
+    /// - Parameters:
+    ///   - fxoPorts: ports facing the exchange (numbered first).
+    ///   - fxsPorts: ports with a telephone (numbered after the FXO ports).
+    public init(name: String = "sim0", fxoPorts: Int = 4, fxsPorts: Int = 2,
+                exchange configuration: ExchangeConfiguration = ExchangeConfiguration()) {
+        self.name = name
+        exchangeConfiguration = configuration
+        exchange = Exchange(configuration: configuration)
+        var descriptions: [PortDescription] = []
+        for i in 0..<fxoPorts {
+            descriptions.append(PortDescription(index: i, name: "\(name)/fxo\(i + 1) (line \(configuration.number(ofPort: i)))",
+                                                kind: .fxo, signalling: "fxsks"))
+        }
+        for i in 0..<fxsPorts {
+            descriptions.append(PortDescription(index: fxoPorts + i, name: "\(name)/fxs\(i + 1)", kind: .fxs, signalling: "fxoks"))
+        }
+        ports = descriptions
+        portFlags = descriptions.map { _ in PortFlag() }
+        alarmed = Array(repeating: false, count: descriptions.count)
+        exchange.lines = descriptions.map { $0.kind == .fxo ? ExchangeLine(port: $0.index, exchange: exchange) : nil }
+        exchange.telephones = descriptions.map { $0.kind == .fxs ? Telephone(port: $0.index, exchange: exchange) : nil }
+    }
+
+    // MARK: CardBackend
+
+    public func open(port: Int, blockSize: Int) throws {
+        guard !closed.load(ordering: .acquiring) else { throw CardError.cardClosed(name) }
+        guard port >= 0, port < ports.count else { throw CardError.unknownPort(port, portCount: ports.count) }
+        guard blockSize >= 8, blockSize <= 160, blockSize % 8 == 0 else { throw CardError.invalidBlockSize(blockSize) }
+        let (exchanged, _) = portFlags[port].open.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing)
+        guard exchanged else { throw CardError.portAlreadyOpen(port) }
+    }
+
+    public func close(port: Int) {
+        guard port >= 0, port < ports.count else { return }
+        portFlags[port].open.store(false, ordering: .releasing)
+    }
+
+    public func shutdown() {
+        closed.store(true, ordering: .releasing)
+        for flag in portFlags { flag.open.store(false, ordering: .releasing) }
+    }
+
+    public func readBlocks(into samples: UnsafeMutablePointer<Int16>, blockSize: Int) {
+        while let command = control.pop() { apply(command) }
+        for port in 0..<ports.count {
+            let block = samples + port * blockSize
+            if removed || alarmed[port] {
+                block.update(repeating: 0, count: blockSize)
+            } else if let line = exchange.lines[port] {
+                line.produce(into: block, count: blockSize)
+            } else if let phone = exchange.telephones[port] {
+                phone.produce(into: block, count: blockSize)
+            }
+        }
+    }
+
+    public func writeBlocks(from samples: UnsafePointer<Int16>, blockSize: Int) {
+        for port in 0..<ports.count {
+            let open = portFlags[port].open.load(ordering: .relaxed) && !removed && !alarmed[port]
+            let block = samples + port * blockSize
+            if let line = exchange.lines[port] {
+                if open { line.consume(block, count: blockSize) } else { line.consume(silence(blockSize), count: blockSize) }
+            } else if let phone = exchange.telephones[port], open {
+                phone.consume(block, count: blockSize)
+            }
+        }
+        exchange.now += Int64(blockSize)
+    }
+
+    private let zeros: UnsafeMutablePointer<Int16> = {
+        let p = UnsafeMutablePointer<Int16>.allocate(capacity: 160)
+        p.initialize(repeating: 0, count: 160)
+        return p
+    }()
+
+    @inline(__always)
+    private func silence(_ count: Int) -> UnsafePointer<Int16> { UnsafePointer(zeros) }
+
+    public func setHook(port: Int, _ command: HookCommand) -> Int32 {
+        guard port >= 0, port < ports.count else { return 6 }  // ENXIO
+        if removed { return 19 }  // ENODEV
+        if let line = exchange.lines[port] {
+            switch command {
+            case .offHook: line.setHook(offHook: true)
+            case .onHook: line.setHook(offHook: false)
+            case .flash: line.flash()
+            case .ringStart, .ringStop, .polarityNormal, .polarityReversed: return 22  // EINVAL: not on an FXO port
+            }
+        } else if let phone = exchange.telephones[port] {
+            switch command {
+            case .ringStart: phone.startRinging()
+            case .ringStop: phone.stopRinging()
+            case .polarityNormal, .polarityReversed: break
+            case .offHook, .onHook, .flash: return 22
+            }
+        }
+        return 0
+    }
+
+    public func nextLineEvent() -> LineEvent? { exchange.lineEvents.pop() }
+
+    private func apply(_ command: Control) {
+        switch command {
+        case .call(let port, let route):
+            if let line = exchange.lines[Int(port)], let caller = exchange.caller(at: Int(route)) { _ = line.ring(from: caller) }
+        case .lift(let port, let greeting): exchange.telephones[Int(port)]?.lift(greeting: greeting)
+        case .hangUp(let port): exchange.telephones[Int(port)]?.hangUp()
+        case .dial(let port, let digits): exchange.telephones[Int(port)]?.dial(digits)
+        case .flash(let port): exchange.telephones[Int(port)]?.flash()
+        case .answerAfterRings(let port, let rings): exchange.telephones[Int(port)]?.answerAfterRings = Int(rings)
+        case .alarm(let port, let on):
+            guard alarmed[Int(port)] != on else { return }
+            alarmed[Int(port)] = on
+            exchange.post(Int(port), on ? .alarm : .alarmCleared)
+        case .remove:
+            guard !removed else { return }
+            removed = true
+            for port in 0..<ports.count { exchange.post(port, .removed) }
+        }
+    }
+
+    // MARK: The far side
+
+    /// The number that rings an FXO port from another port (see the numbering plan).
+    public func number(ofPort port: Int) -> String { exchangeConfiguration.number(ofPort: port) }
+
+    /// Rings FXO `port` with an incoming call from a scripted caller.
+    public func placeCall(toPort port: Int, from callerNumber: String = "5550100", caller: Person = Person()) throws {
+        guard port >= 0, port < ports.count, ports[port].kind == .fxo else {
+            throw CardError.device("port \(port) is not an FXO port of \(name)")
+        }
+        let index = exchange.addCaller(RouteRuntime(number: callerNumber, route: Route(.person(caller)), seed: 77))
+        try send(.call(port: Int32(port), route: Int32(index)))
+    }
+
+    /// Lifts the handset of the telephone on FXS `port` (saying hello if `greeting`).
+    public func liftHandset(port: Int, greeting: Bool = false) throws { try send(.lift(port: try fxs(port), greeting: greeting)) }
+    public func hangUpHandset(port: Int) throws { try send(.hangUp(port: try fxs(port))) }
+    public func flashHandset(port: Int) throws { try send(.flash(port: try fxs(port))) }
+
+    /// Dials on the telephone's keypad (after lifting it, when on-hook).
+    public func dial(port: Int, _ digits: String) throws {
+        guard let d = DigitString(digits), digits.allSatisfy({ DTMFGenerator.validDigits.contains($0) }) else {
+            throw CardError.device("cannot dial \"\(digits)\": up to 32 of 0-9 A-D * #")
+        }
+        try send(.dial(port: try fxs(port), d))
+    }
+
+    /// The telephone answers by itself after this many rings (0: never).
+    public func answerWhenRung(port: Int, afterRings rings: Int) throws {
+        try send(.answerAfterRings(port: try fxs(port), Int32(rings)))
+    }
+
+    /// Raises or clears an alarm on a port (as a span in alarm would).
+    public func setAlarm(port: Int, _ on: Bool) throws {
+        guard port >= 0, port < ports.count else { throw CardError.unknownPort(port, portCount: ports.count) }
+        try send(.alarm(port: Int32(port), on))
+    }
+
+    /// Unplugs the card: every port reports `removed` and goes silent.
+    public func removeDevice() throws { try send(.remove) }
+
+    /// Hands what the far side experienced since the last call to `body`, oldest first.
+    public func drainNotes(_ body: (ExchangeNote) -> Void) {
+        while let note = exchange.notes.pop() { body(note) }
+    }
+
+    private func fxs(_ port: Int) throws -> Int32 {
+        guard port >= 0, port < ports.count, ports[port].kind == .fxs else {
+            throw CardError.device("port \(port) is not an FXS port of \(name)")
+        }
+        return Int32(port)
+    }
+
+    private func send(_ command: Control) throws {
+        guard control.push(command) else { throw CardError.queueFull("simulated card control") }
+    }
+}

@@ -1,0 +1,41 @@
+/* Interposes the C allocator for the test executable, forwarding to glibc's internal entry
+ * points, and counts calls per thread. Linked only into tests. */
+#define _GNU_SOURCE
+#include "AllocationCounter.h"
+#include <errno.h>
+#include <stddef.h>
+#include <stdatomic.h>
+
+extern void *__libc_malloc(size_t);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+extern void *__libc_memalign(size_t, size_t);
+extern void *__libc_valloc(size_t);
+extern void *__libc_pvalloc(size_t);
+
+static __thread uint64_t thread_count;
+static _Atomic uint64_t total_count;
+
+static inline void count(void) {
+    thread_count++;
+    atomic_fetch_add_explicit(&total_count, 1, memory_order_relaxed);
+}
+
+uint64_t linecard_thread_allocations(void) { return thread_count; }
+uint64_t linecard_total_allocations(void) { return atomic_load(&total_count); }
+
+void *malloc(size_t size) { count(); return __libc_malloc(size); }
+void *calloc(size_t n, size_t size) { count(); return __libc_calloc(n, size); }
+void *realloc(void *p, size_t size) { count(); return __libc_realloc(p, size); }
+void *memalign(size_t alignment, size_t size) { count(); return __libc_memalign(alignment, size); }
+void *aligned_alloc(size_t alignment, size_t size) { count(); return __libc_memalign(alignment, size); }
+void *valloc(size_t size) { count(); return __libc_valloc(size); }
+void *pvalloc(size_t size) { count(); return __libc_pvalloc(size); }
+int posix_memalign(void **out, size_t alignment, size_t size) {
+    count();
+    if (alignment % sizeof(void *) != 0 || (alignment & (alignment - 1)) != 0) return EINVAL;
+    void *p = __libc_memalign(alignment, size);
+    if (p == NULL) return ENOMEM;
+    *out = p;
+    return 0;
+}

@@ -1,0 +1,10 @@
+#ifndef LINECARD_ALLOCATION_COUNTER_H
+#define LINECARD_ALLOCATION_COUNTER_H
+#include <stdint.h>
+/* Heap allocations (malloc, calloc, realloc, the aligned family) made by the calling thread
+ * since the process started. Counting is per thread so that the test runner's own threads
+ * do not disturb a measurement of the tick. */
+uint64_t linecard_thread_allocations(void);
+/* Allocations made by all threads. */
+uint64_t linecard_total_allocations(void);
+#endif
