@@ -32,14 +32,45 @@ public final class SupervisoryToneSet: @unchecked Sendable {
         self.patterns = patterns
         guard let d = super_tone_rx_make_descriptor(nil) else { fatalError("spandsp super_tone_rx_make_descriptor failed") }
         pointer = d
+        // spandsp gives each new frequency the next Goertzel bin (frequencies within 10 Hz
+        // share one) and reports a dual tone as its two bins in ascending order, but matches
+        // patterns with their frequencies in the order given. So: register every frequency
+        // first, in a known order, through a placeholder tone that can never match, and give
+        // each element its frequencies in bin order.
+        var bins = BinAssignment()
+        let frequencies = Set(patterns.flatMap { $0.flatMap { [$0.frequency1, $0.frequency2] } }).filter { $0 > 0 }.sorted()
+        let placeholder = super_tone_rx_add_tone(d)
+        for f in frequencies {
+            _ = bins.bin(for: f)
+            _ = super_tone_rx_add_element(d, placeholder, Int32(f), 0, 999_999, 999_999)
+        }
         for pattern in patterns {
             let tone = super_tone_rx_add_tone(d)
             for e in pattern {
+                var (f1, f2) = (e.frequency1, e.frequency2)
+                if f1 == 0 { (f1, f2) = (f2, 0) }
+                if f2 != 0, bins.bin(for: f2) < bins.bin(for: f1) { (f1, f2) = (f2, f1) }
                 // spandsp 0.0.6 marks "no frequency" with 0, although its header says -1.
                 _ = super_tone_rx_add_element(
-                    d, tone, Int32(e.frequency1), Int32(e.frequency2),
-                    Int32(e.minimumMilliseconds), Int32(e.maximumMilliseconds))
+                    d, tone, Int32(f1), Int32(f2), Int32(e.minimumMilliseconds), Int32(e.maximumMilliseconds))
             }
+        }
+    }
+
+    /// Mirrors spandsp's `add_super_tone_freq`.
+    private struct BinAssignment {
+        var pitches: [(frequency: Int, bin: Int)] = []
+        var monitored = 0
+
+        mutating func bin(for frequency: Int) -> Int {
+            if let p = pitches.first(where: { $0.frequency == frequency }) { return p.bin }
+            if let near = pitches.first(where: { abs($0.frequency - frequency) <= 10 }) {
+                pitches.append((frequency, near.bin))
+                return near.bin
+            }
+            pitches.append((frequency, monitored))
+            monitored += 1
+            return monitored - 1
         }
     }
 
@@ -88,7 +119,8 @@ public final class SupervisoryToneDetector {
         if n == 0 { return }
         withUnsafeBytes(of: &pending.pointee.codes) { raw in
             let codes = raw.bindMemory(to: Int32.self)
-            for i in 0..<min(n, 8) { report(Int(codes[i])) }
+            // Index 0 in spandsp is the placeholder tone.
+            for i in 0..<min(n, 8) { report(codes[i] < 0 ? -1 : Int(codes[i]) - 1) }
         }
         pending.pointee.count = 0
     }
