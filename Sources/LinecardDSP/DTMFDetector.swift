@@ -16,13 +16,12 @@ public final class DTMFDetector {
         public var samples: Int32
     }
 
+    /// Written by the C callback during `dtmf_rx`; plain memory, so that nothing in the
+    /// callback needs type metadata or allocates.
     struct Pending {
         static let capacity = 16
-        var count: Int32 = 0
-        var reports: (Report, Report, Report, Report, Report, Report, Report, Report,
-                      Report, Report, Report, Report, Report, Report, Report, Report) =
-            (Report.zero, .zero, .zero, .zero, .zero, .zero, .zero, .zero,
-             .zero, .zero, .zero, .zero, .zero, .zero, .zero, .zero)
+        var count: Int32
+        var reports: UnsafeMutablePointer<Report>
     }
 
     private let state: OpaquePointer
@@ -38,7 +37,9 @@ public final class DTMFDetector {
     ///   - threshold: minimum level in dBm0.
     public init(filterDialTone: Bool = false, twist: Int = 8, reverseTwist: Int = 4, threshold: Int = -42) {
         pending = .allocate(capacity: 1)
-        pending.initialize(to: Pending())
+        let reports = UnsafeMutablePointer<Report>.allocate(capacity: Pending.capacity)
+        reports.initialize(repeating: Report(digit: 0, level: 0, samples: 0), count: Pending.capacity)
+        pending.initialize(to: Pending(count: 0, reports: reports))
         guard let s = dtmf_rx_init(nil, nil, nil) else { fatalError("spandsp dtmf_rx_init failed: out of memory") }
         state = s
         self.filterDialTone = filterDialTone
@@ -50,6 +51,7 @@ public final class DTMFDetector {
 
     deinit {
         dtmf_rx_free(state)
+        pending.pointee.reports.deallocate()
         pending.deinitialize(count: 1)
         pending.deallocate()
     }
@@ -72,10 +74,8 @@ public final class DTMFDetector {
         _ = dtmf_rx(state, samples, Int32(count))
         let n = Int(pending.pointee.count)
         if n == 0 { return }
-        withUnsafeMutableBytes(of: &pending.pointee.reports) { raw in
-            let reports = raw.bindMemory(to: Report.self)
-            for i in 0..<min(n, Pending.capacity) { report(reports[i]) }
-        }
+        let reports = pending.pointee.reports
+        for i in 0..<min(n, Pending.capacity) { report(reports[i]) }
         pending.pointee.count = 0
     }
 
@@ -96,17 +96,10 @@ public final class DTMFDetector {
     }
 }
 
-extension DTMFDetector.Report {
-    static let zero = DTMFDetector.Report(digit: 0, level: 0, samples: 0)
-}
-
 private func dtmfReportCallback(_ userData: UnsafeMutableRawPointer?, _ code: Int32, _ level: Int32, _ delay: Int32) {
     let pending = userData!.assumingMemoryBound(to: DTMFDetector.Pending.self)
     let index = Int(pending.pointee.count)
     guard index < DTMFDetector.Pending.capacity else { return }
-    withUnsafeMutableBytes(of: &pending.pointee.reports) { raw in
-        raw.bindMemory(to: DTMFDetector.Report.self)[index] =
-            DTMFDetector.Report(digit: UInt8(truncatingIfNeeded: code), level: level, samples: delay)
-    }
+    pending.pointee.reports[index] = DTMFDetector.Report(digit: UInt8(truncatingIfNeeded: code), level: level, samples: delay)
     pending.pointee.count += 1
 }

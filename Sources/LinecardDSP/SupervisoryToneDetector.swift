@@ -80,9 +80,10 @@ public final class SupervisoryToneSet: @unchecked Sendable {
 /// Listens for the tones of a `SupervisoryToneSet` with spandsp's `super_tone_rx` and reports
 /// when one starts (its index) and when it stops (-1). Safe in the tick.
 public final class SupervisoryToneDetector {
+    /// Written by the C callback; plain memory (see `DTMFDetector.Pending`).
     struct Pending {
-        var count: Int32 = 0
-        var codes: (Int32, Int32, Int32, Int32, Int32, Int32, Int32, Int32) = (0, 0, 0, 0, 0, 0, 0, 0)
+        var count: Int32
+        var codes: UnsafeMutablePointer<Int32>
     }
 
     private let state: OpaquePointer
@@ -92,7 +93,9 @@ public final class SupervisoryToneDetector {
     public init(_ toneSet: SupervisoryToneSet) {
         self.toneSet = toneSet
         pending = .allocate(capacity: 1)
-        pending.initialize(to: Pending())
+        let codes = UnsafeMutablePointer<Int32>.allocate(capacity: 8)
+        codes.initialize(repeating: 0, count: 8)
+        pending.initialize(to: Pending(count: 0, codes: codes))
         guard let s = super_tone_rx_init(nil, toneSet.pointer, supervisoryToneCallback, UnsafeMutableRawPointer(pending))
         else { fatalError("spandsp super_tone_rx_init failed") }
         state = s
@@ -100,6 +103,7 @@ public final class SupervisoryToneDetector {
 
     deinit {
         super_tone_rx_free(state)
+        pending.pointee.codes.deallocate()
         pending.deinitialize(count: 1)
         pending.deallocate()
     }
@@ -117,11 +121,9 @@ public final class SupervisoryToneDetector {
         _ = super_tone_rx(state, samples, Int32(count))
         let n = Int(pending.pointee.count)
         if n == 0 { return }
-        withUnsafeBytes(of: &pending.pointee.codes) { raw in
-            let codes = raw.bindMemory(to: Int32.self)
-            // Index 0 in spandsp is the placeholder tone.
-            for i in 0..<min(n, 8) { report(codes[i] < 0 ? -1 : Int(codes[i]) - 1) }
-        }
+        let codes = pending.pointee.codes
+        // Index 0 in spandsp is the placeholder tone.
+        for i in 0..<min(n, 8) { report(codes[i] < 0 ? -1 : Int(codes[i]) - 1) }
         pending.pointee.count = 0
     }
 }
@@ -130,8 +132,6 @@ private func supervisoryToneCallback(_ userData: UnsafeMutableRawPointer?, _ cod
     let pending = userData!.assumingMemoryBound(to: SupervisoryToneDetector.Pending.self)
     let index = Int(pending.pointee.count)
     guard index < 8 else { return }
-    withUnsafeMutableBytes(of: &pending.pointee.codes) { raw in
-        raw.bindMemory(to: Int32.self)[index] = code
-    }
+    pending.pointee.codes[index] = code
     pending.pointee.count += 1
 }

@@ -60,7 +60,6 @@ final class ChannelPipeline {
         digitDetector.reset()
         callProgressDetector.reset()
         digitGenerator.reset()
-        playbackRing.discardAll()
     }
 }
 

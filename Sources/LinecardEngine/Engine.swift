@@ -498,6 +498,8 @@ public final class Engine: @unchecked Sendable {
             p.active = true
         case .deactivate:
             p.reset()
+            p.playbackRing.discardAll()
+            p.recordRing.discardAll()
             p.active = false
             for other in pipelines where other.listeningTo == port { other.listeningTo = -1 }
         case .hook(let hook):

@@ -28,6 +28,8 @@ final class Exchange {
     let specialInformationPause: Int64 = 2000 * 8
 
     let routes: [RouteRuntime]
+    /// The routes' numbers as plain memory, for matching in the tick without iterators.
+    private let routeTable: UnsafeMutableBufferPointer<Unmanaged<RouteRuntime>>
     let portPath: ImpairmentPath
 
     /// Line signals for the engine, and notes for observers.
@@ -90,7 +92,11 @@ final class Exchange {
             return RouteRuntime(number: number, route: route, seed: seed)
         }
         portPath = ImpairmentPath(configuration.portImpairments, seed: 99)
+        routeTable = .allocate(capacity: routes.count)
+        for (i, route) in routes.enumerated() { routeTable[i] = Unmanaged.passUnretained(route) }
     }
+
+    deinit { routeTable.deallocate() }
 
     @inline(__always)
     func post(_ port: Int, _ kind: LineEvent.Kind, value: Int32 = 0) {
@@ -104,33 +110,45 @@ final class Exchange {
 
     enum Match { case route(RouteRuntime), port(Int), incomplete, unknown }
 
-    /// Matches dialled digits against the plan without allocating.
+    /// Matches dialled digits against the plan without allocating (index loops only: a
+    /// debug build's generic iterators allocate).
     func match(_ digits: UnsafePointer<UInt8>, count: Int, final: Bool) -> Match {
         var exact: Match?
         var longer = false
-        for route in routes {
-            let n = route.numberBytes.count
-            guard n >= count else { continue }
+        var r = 0
+        while r < routeTable.count {
+            let route = routeTable[r].takeUnretainedValue()
+            r += 1
+            let number = route.numberDigits
+            guard number.count >= count else { continue }
             var prefix = true
-            for i in 0..<count where route.numberBytes[i] != digits[i] { prefix = false; break }
+            var i = 0
+            while i < count {
+                if number[i] != digits[i] { prefix = false; break }
+                i += 1
+            }
             guard prefix else { continue }
-            if n == count { exact = .route(route) } else { longer = true }
+            if number.count == count { exact = .route(route) } else { longer = true }
         }
         // Port numbers: portNumberBase + index, in decimal.
         var value = 0
         var allDigits = true
-        for i in 0..<count {
+        var i = 0
+        while i < count {
             let d = Int(digits[i]) - 48
             if d < 0 || d > 9 { allDigits = false; break }
             value = value * 10 + d
+            i += 1
         }
         if allDigits {
             let base = configuration.portNumberBase
             let width = decimalWidth(base + lines.count - 1)
-            if count == width, value >= base, value < base + lines.count { exact = .port(value - base) }
-            else if count < width {
+            if count == width, value >= base, value < base + lines.count {
+                exact = .port(value - base)
+            } else if count < width {
                 var low = value, high = value
-                for _ in count..<width { low *= 10; high = high * 10 + 9 }
+                var k = count
+                while k < width { low *= 10; high = high * 10 + 9; k += 1 }
                 if high >= base, low < base + lines.count { longer = true }
             }
         }

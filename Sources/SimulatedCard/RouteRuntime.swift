@@ -4,7 +4,8 @@ import LinecardEngine
 /// A route prepared for the tick: numbers in samples, digits inline, descriptors built.
 final class RouteRuntime {
     let number: String
-    let numberBytes: [UInt8]
+    /// The number's ASCII digits.
+    let numberDigits: UnsafeMutableBufferPointer<UInt8>
     let farEnd: FarEnd
     let kind: FarEndKind
     let path: ImpairmentPath
@@ -15,7 +16,8 @@ final class RouteRuntime {
 
     init(number: String, route: Route, seed: Int32) {
         self.number = number
-        numberBytes = Array(number.utf8)
+        numberDigits = .allocate(capacity: number.utf8.count)
+        _ = numberDigits.initialize(from: number.utf8)
         farEnd = route.farEnd
         path = ImpairmentPath(route.impairments, seed: seed)
         switch route.farEnd {
@@ -38,4 +40,6 @@ final class RouteRuntime {
         case .port: kind = .port; rings = 0; personDigits = DigitString("")!; beep = nil; greeting = []
         }
     }
+
+    deinit { numberDigits.deallocate() }
 }

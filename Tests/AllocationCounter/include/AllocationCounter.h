@@ -7,4 +7,7 @@
 uint64_t linecard_thread_allocations(void);
 /* Allocations made by all threads. */
 uint64_t linecard_total_allocations(void);
+/* Diagnostics: print a backtrace to stderr for each of the next `count` allocations made
+ * by the calling thread (0 turns it off). */
+void linecard_print_allocation_backtraces(int count);
 #endif
