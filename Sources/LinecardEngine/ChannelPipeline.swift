@@ -33,6 +33,12 @@ final class ChannelPipeline {
     let digitGenerator = DTMFGenerator()
     let transmitMeter = PowerMeter()
 
+    // Timers in line time: a small fixed table, scanned only while any is set.
+    static let timerCapacity = 16
+    let timerIDs = UnsafeMutablePointer<Int32>.allocate(capacity: timerCapacity)
+    let timerDeadlines = UnsafeMutablePointer<Int64>.allocate(capacity: timerCapacity)
+    var timerCount = 0
+
     /// Levels published for readers outside the tick, in hundredths of a dBm0.
     let levels: LevelReadout
 
@@ -45,6 +51,53 @@ final class ChannelPipeline {
         playbackRing = SampleRing(capacity: ringCapacity)
         toneGenerator = ToneGenerator(silence)
         levels = LevelReadout()
+        timerIDs.initialize(repeating: 0, count: Self.timerCapacity)
+        timerDeadlines.initialize(repeating: 0, count: Self.timerCapacity)
+    }
+
+    deinit {
+        timerIDs.deallocate()
+        timerDeadlines.deallocate()
+    }
+
+    /// Returns false when the table is full.
+    func setTimer(id: Int32, lineTime: Int64) -> Bool {
+        cancelTimer(id: id)
+        guard timerCount < Self.timerCapacity else { return false }
+        timerIDs[timerCount] = id
+        timerDeadlines[timerCount] = lineTime
+        timerCount += 1
+        return true
+    }
+
+    func cancelTimer(id: Int32) {
+        var i = 0
+        while i < timerCount {
+            if timerIDs[i] == id {
+                timerCount -= 1
+                timerIDs[i] = timerIDs[timerCount]
+                timerDeadlines[i] = timerDeadlines[timerCount]
+            } else {
+                i += 1
+            }
+        }
+    }
+
+    /// Calls `fire` for each timer due by `lineTime` and removes it.
+    @inline(__always)
+    func fireTimers(dueBy lineTime: Int64, _ fire: (Int32) -> Void) {
+        var i = 0
+        while i < timerCount {
+            if timerDeadlines[i] <= lineTime {
+                let id = timerIDs[i]
+                timerCount -= 1
+                timerIDs[i] = timerIDs[timerCount]
+                timerDeadlines[i] = timerDeadlines[timerCount]
+                fire(id)
+            } else {
+                i += 1
+            }
+        }
     }
 
     func reset() {
@@ -60,6 +113,7 @@ final class ChannelPipeline {
         digitDetector.reset()
         callProgressDetector.reset()
         digitGenerator.reset()
+        timerCount = 0
     }
 }
 

@@ -432,6 +432,9 @@ public final class Engine: @unchecked Sendable {
         }
         if p.recording { p.recordRing.writeDroppingExcess(samples, count: bs) }
         if p.metering { p.receiveMeter.update(samples, count: bs) }
+        if p.timerCount > 0 {
+            p.fireTimers(dueBy: tickLineTime + Int64(bs)) { emit(p.port, .timer(id: $0)) }
+        }
     }
 
     @inline(__always)
@@ -545,6 +548,10 @@ public final class Engine: @unchecked Sendable {
             p.listeningTo = Int(other)
         case .stopListening:
             p.listeningTo = -1
+        case .setTimer(let id, let lineTime):
+            if !p.setTimer(id: id, lineTime: lineTime) { emit(port, .timer(id: id)) }
+        case .cancelTimer(let id):
+            p.cancelTimer(id: id)
         }
     }
 }

@@ -60,6 +60,10 @@ public struct EngineCommand: Sendable, BitwiseCopyable {
         /// Transmit what `port` receives (one direction of a bridge).
         case listen(to: Int32)
         case stopListening
+        /// Report `.timer(id)` once line time reaches `lineTime` (16 timers per port; a
+        /// seventeenth fires at once).
+        case setTimer(id: Int32, lineTime: Int64)
+        case cancelTimer(id: Int32)
         /// The engine's own, sent by `Engine.open(port:)` and `Engine.close(port:)`.
         case activate, deactivate
     }
@@ -88,6 +92,8 @@ public struct EngineEvent: Sendable, BitwiseCopyable, Equatable {
         /// A tone with a duration ended (not sent when stopped).
         case toneFinished
         case playbackFinished
+        /// A timer set with `.setTimer` reached its line time.
+        case timer(id: Int32)
     }
 
     /// Samples since the engine started, when the tick noticed.

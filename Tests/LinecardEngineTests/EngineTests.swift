@@ -74,6 +74,19 @@ final class EngineMediaTests: XCTestCase {
         XCTAssertEqual(events.first { $0.kind == .toneFinished }?.lineTime, 3920)
     }
 
+    func testTimersFireAtTheirLineTimeAndCanBeCancelled() throws {
+        let engine = try Engine(card: SimulatedCard(), configuration: EngineConfiguration(blockSize: 8))
+        try engine.open(port: 0)
+        try engine.submit(EngineCommand(port: 0, .setTimer(id: 1, lineTime: 8000)))
+        try engine.submit(EngineCommand(port: 0, .setTimer(id: 2, lineTime: 4000)))
+        try engine.submit(EngineCommand(port: 0, .setTimer(id: 3, lineTime: 2000)))
+        try engine.submit(EngineCommand(port: 0, .cancelTimer(id: 3)))
+        var fired: [(Int32, Int64)] = []
+        try engine.runTicks(1100) { if case .timer(let id) = $0.kind { fired.append((id, $0.lineTime + 8)) } }
+        XCTAssertEqual(fired.map(\.0), [2, 1])
+        XCTAssertEqual(fired.map(\.1), [4000, 8000], "each fires in the tick that reaches its line time")
+    }
+
     func testLineTimeIsTheSampleCount() throws {
         let engine = try Engine(card: SimulatedCard(), configuration: EngineConfiguration(blockSize: 8))
         try engine.runTicks(1000)

@@ -70,7 +70,10 @@ final class TickAllocationTests: XCTestCase {
                 try engine.submit(EngineCommand(port: port, .sendDigits(digits)))
             }
             try engine.submit(EngineCommand(port: 5, .listen(to: 4)))
-            for _ in 0..<40 {
+            for round in 0..<40 {
+                for port in 0..<6 {
+                    try engine.submit(EngineCommand(port: port, .setTimer(id: Int32(round), lineTime: engine.lineTime + 400)))
+                }
                 try keepBusy()
                 try measure(800 / blockSize * 4)
             }
