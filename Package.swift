@@ -61,6 +61,8 @@ let package = Package(
             name: "LinecardEngineTests",
             dependencies: ["LinecardEngine", "SimulatedCard", "AllocationCounter"]),
         .testTarget(name: "SimulatedCardTests", dependencies: ["SimulatedCard", "LinecardEngine"]),
+        // Runs the tools as processes; depending on them makes `swift build --build-tests` build them.
+        .testTarget(name: "ToolTests", dependencies: ["linecard-demo"]),
     ],
     swiftLanguageModes: [.v6]
 )

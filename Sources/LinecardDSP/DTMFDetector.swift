@@ -16,17 +16,19 @@ public final class DTMFDetector {
         public var samples: Int32
     }
 
-    /// Written by the C callback during `dtmf_rx`; plain memory, so that nothing in the
-    /// callback needs type metadata or allocates.
+    /// Written by the C callback during `dtmf_rx`: the count and the reports in one small
+    /// block of plain memory, so that nothing in the callback needs type metadata or
+    /// allocates, and checking for reports touches one cache line.
+    @usableFromInline
     struct Pending {
-        static let capacity = 16
-        var count: Int32
-        var reports: UnsafeMutablePointer<Report>
+        @usableFromInline static let capacity = 8
+        @usableFromInline var count: Int32
+        var reports: (Report, Report, Report, Report, Report, Report, Report, Report)
     }
 
-    private let state: OpaquePointer
-    private let pending: UnsafeMutablePointer<Pending>
-    public let filterDialTone: Bool
+    @usableFromInline let state: OpaquePointer
+    @usableFromInline let pending: UnsafeMutablePointer<Pending>
+    public private(set) var filterDialTone: Bool
     public let twist: Int
     public let reverseTwist: Int
     public let threshold: Int
@@ -37,9 +39,8 @@ public final class DTMFDetector {
     ///   - threshold: minimum level in dBm0.
     public init(filterDialTone: Bool = false, twist: Int = 8, reverseTwist: Int = 4, threshold: Int = -42) {
         pending = .allocate(capacity: 1)
-        let reports = UnsafeMutablePointer<Report>.allocate(capacity: Pending.capacity)
-        reports.initialize(repeating: Report(digit: 0, level: 0, samples: 0), count: Pending.capacity)
-        pending.initialize(to: Pending(count: 0, reports: reports))
+        let zero = Report(digit: 0, level: 0, samples: 0)
+        pending.initialize(to: Pending(count: 0, reports: (zero, zero, zero, zero, zero, zero, zero, zero)))
         guard let s = dtmf_rx_init(nil, nil, nil) else { fatalError("spandsp dtmf_rx_init failed: out of memory") }
         state = s
         self.filterDialTone = filterDialTone
@@ -51,7 +52,6 @@ public final class DTMFDetector {
 
     deinit {
         dtmf_rx_free(state)
-        pending.pointee.reports.deallocate()
         pending.deinitialize(count: 1)
         pending.deallocate()
     }
@@ -59,6 +59,12 @@ public final class DTMFDetector {
     private func configure() {
         dtmf_rx_parms(state, filterDialTone ? 1 : 0, Int32(twist), Int32(reverseTwist), Int32(threshold))
         dtmf_rx_set_realtime_callback(state, dtmfReportCallback, UnsafeMutableRawPointer(pending))
+    }
+
+    /// Turns the 350/440 Hz notch filters on or off (safe in the tick).
+    public func setFilterDialTone(_ on: Bool) {
+        filterDialTone = on
+        dtmf_rx_parms(state, on ? 1 : 0, -1, -1, -99)
     }
 
     /// Forgets any digit in progress.
@@ -69,14 +75,21 @@ public final class DTMFDetector {
     }
 
     /// Processes one block and calls `report` for each confirmed start or end of a digit.
-    @inline(__always)
+    @inlinable @inline(__always)
     public func process(_ samples: UnsafePointer<Int16>, count: Int, report: (Report) -> Void) {
         _ = dtmf_rx(state, samples, Int32(count))
         let n = Int(pending.pointee.count)
         if n == 0 { return }
-        let reports = pending.pointee.reports
+        let reports = Self.reports(pending)
         for i in 0..<min(n, Pending.capacity) { report(reports[i]) }
         pending.pointee.count = 0
+    }
+
+    /// The reports area as plain memory: a raw pointer, never a tuple access, so that no type
+    /// metadata is needed at run time.
+    @usableFromInline @inline(__always)
+    static func reports(_ pending: UnsafeMutablePointer<Pending>) -> UnsafeMutablePointer<Report> {
+        (UnsafeMutableRawPointer(pending) + MemoryLayout<Pending>.offset(of: \Pending.reports)!).assumingMemoryBound(to: Report.self)
     }
 
     /// Convenience for whole signals (outside the tick): the digits detected, in order.
@@ -100,6 +113,6 @@ private func dtmfReportCallback(_ userData: UnsafeMutableRawPointer?, _ code: In
     let pending = userData!.assumingMemoryBound(to: DTMFDetector.Pending.self)
     let index = Int(pending.pointee.count)
     guard index < DTMFDetector.Pending.capacity else { return }
-    pending.pointee.reports[index] = DTMFDetector.Report(digit: UInt8(truncatingIfNeeded: code), level: level, samples: delay)
+    DTMFDetector.reports(pending)[index] = DTMFDetector.Report(digit: UInt8(truncatingIfNeeded: code), level: level, samples: delay)
     pending.pointee.count += 1
 }

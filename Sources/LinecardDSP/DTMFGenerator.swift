@@ -10,7 +10,7 @@ public final class DTMFGenerator {
     /// Characters a DTMF generator can send.
     public static let validDigits: Set<Character> = Set("0123456789ABCD*#")
 
-    private let state: OpaquePointer
+    @usableFromInline let state: OpaquePointer
     public private(set) var level: Int
     public private(set) var twist: Int
     public private(set) var onTimeMilliseconds: Int
@@ -69,7 +69,7 @@ public final class DTMFGenerator {
 
     /// Writes up to `count` samples; returns how many were generated. Fewer than `count` means
     /// the queue ran dry during this block: the rest of the buffer is left untouched.
-    @inline(__always)
+    @inlinable @inline(__always)
     public func generate(into samples: UnsafeMutablePointer<Int16>, count: Int) -> Int {
         Int(dtmf_tx(state, samples, Int32(count)))
     }

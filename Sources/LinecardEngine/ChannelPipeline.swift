@@ -44,7 +44,7 @@ final class ChannelPipeline {
 
     init(port: Int, tonePlan: TonePlan, toneSet: SupervisoryToneSet, silence: ToneDescriptor, ringCapacity: Int) {
         self.port = port
-        digitDetector = DTMFDetector(filterDialTone: true)
+        digitDetector = DTMFDetector()
         callProgressDetector = SupervisoryToneDetector(toneSet)
         callProgressOrder = TonePlan.detectionOrder
         recordRing = SampleRing(capacity: ringCapacity)
@@ -111,6 +111,7 @@ final class ChannelPipeline {
         toneActive = false
         sendingDigits = false
         digitDetector.reset()
+        digitDetector.setFilterDialTone(false)
         callProgressDetector.reset()
         digitGenerator.reset()
         timerCount = 0

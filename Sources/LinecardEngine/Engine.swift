@@ -19,6 +19,11 @@ public final class Engine: @unchecked Sendable {
 
     private let logger = Logger(label: "linecard.engine")
     private let pipelines: [ChannelPipeline]
+    /// The tick's view of `pipelines`: unretained references, and the active ports in order,
+    /// so that a tick touches no reference counts and skips closed ports.
+    private let pipelineTable: UnsafeMutableBufferPointer<Unmanaged<ChannelPipeline>>
+    private let activePorts: UnsafeMutablePointer<Int32>
+    private var activeCount = 0
     private let commands: CommandQueue<EngineCommand>
     private let events: SPSCQueue<EngineEvent>
     private let receiveBlocks: UnsafeMutablePointer<Int16>
@@ -37,6 +42,7 @@ public final class Engine: @unchecked Sendable {
     private let tickCount = Atomic<Int>(0)
     private let deadlineMisses = Atomic<Int>(0)
     private let worstLateness = Atomic<Int>(0)
+    private let longestTick = Atomic<Int>(0)
     private let droppedCommands = Atomic<Int>(0)
 
     // Virtual clock: line time waits while events are undelivered or holds are taken.
@@ -76,6 +82,10 @@ public final class Engine: @unchecked Sendable {
             ChannelPipeline(port: $0, tonePlan: configuration.tonePlan, toneSet: toneSet, silence: silence,
                             ringCapacity: configuration.ringCapacity)
         }
+        pipelineTable = .allocate(capacity: max(1, portCount))
+        for (i, pipeline) in pipelines.enumerated() { pipelineTable[i] = Unmanaged.passUnretained(pipeline) }
+        activePorts = .allocate(capacity: max(1, portCount))
+        activePorts.initialize(repeating: 0, count: max(1, portCount))
         var ids: [CallProgressTone: ToneID] = [:]
         for tone in CallProgressTone.allCases {
             if let spec = configuration.tonePlan.tones[tone] { ids[tone] = registerToneUnchecked(spec) }
@@ -89,6 +99,8 @@ public final class Engine: @unchecked Sendable {
         transmitBlocks.deallocate()
         scratch.deallocate()
         toneSlots.deallocate()
+        pipelineTable.deallocate()
+        activePorts.deallocate()
     }
 
     // MARK: Ports
@@ -207,6 +219,9 @@ public final class Engine: @unchecked Sendable {
         public var deadlineMisses: Int
         /// Paced mode: the latest a tick started after its deadline, in nanoseconds.
         public var worstLatenessNanoseconds: Int
+        /// Paced mode: the longest a tick took, in nanoseconds. Lateness much larger than this
+        /// comes from waking up, not from the work.
+        public var longestTickNanoseconds: Int
         public var droppedEvents: Int
         public var droppedCommands: Int
     }
@@ -214,6 +229,7 @@ public final class Engine: @unchecked Sendable {
     public var statistics: Statistics {
         Statistics(ticks: tickCount.load(ordering: .relaxed), deadlineMisses: deadlineMisses.load(ordering: .relaxed),
                    worstLatenessNanoseconds: worstLateness.load(ordering: .relaxed),
+                   longestTickNanoseconds: longestTick.load(ordering: .relaxed),
                    droppedEvents: events.droppedCount, droppedCommands: droppedCommands.load(ordering: .relaxed))
     }
 
@@ -357,6 +373,11 @@ public final class Engine: @unchecked Sendable {
                 deadline += periodNanoseconds
                 // After a long stall (a debugger, a suspended VM), start afresh rather than race.
                 if lateness > 1_000_000_000 { deadline = monotonicNanoseconds() + periodNanoseconds }
+                let started = monotonicNanoseconds()
+                tick()
+                let took = Int(monotonicNanoseconds() - started)
+                if took > longestTick.load(ordering: .relaxed) { longestTick.store(took, ordering: .relaxed) }
+                continue
             }
             tick()
         }
@@ -398,9 +419,15 @@ public final class Engine: @unchecked Sendable {
         while let signal = card.nextLineEvent() {
             emit(Int(signal.port), .line(signal.kind, value: signal.value))
         }
-        pipelines.withUnsafeBufferPointer { all in
-            for pipeline in all where pipeline.active { receive(pipeline, blockSize: bs) }
-            for pipeline in all where pipeline.active { transmit(pipeline, blockSize: bs) }
+        var i = 0
+        while i < activeCount {
+            pipelineTable[Int(activePorts[i])]._withUnsafeGuaranteedRef { receive($0, blockSize: bs) }
+            i += 1
+        }
+        i = 0
+        while i < activeCount {
+            pipelineTable[Int(activePorts[i])]._withUnsafeGuaranteedRef { transmit($0, blockSize: bs) }
+            i += 1
         }
         card.writeBlocks(from: transmitBlocks, blockSize: bs)
         tickLineTime += Int64(bs)
@@ -442,6 +469,14 @@ public final class Engine: @unchecked Sendable {
         let out = transmitBlocks + p.port * bs
         if p.listeningTo >= 0 {
             out.update(from: receiveBlocks + p.listeningTo * bs, count: bs)
+        } else if p.sendingDigits, !p.playing, !p.toneActive {
+            // Only digits: generate straight into the block.
+            let n = p.digitGenerator.generate(into: out, count: bs)
+            if n < bs {
+                (out + n).update(repeating: 0, count: bs - n)
+                p.sendingDigits = false
+                emit(p.port, .digitsSent)
+            }
         } else {
             if p.playing {
                 let n = p.playbackRing.available >= bs || !p.finishingPlayback
@@ -493,18 +528,44 @@ public final class Engine: @unchecked Sendable {
 
     private func apply(_ command: EngineCommand) {
         let port = Int(command.port)
-        guard port >= 0, port < pipelines.count else { return }
-        let p = pipelines[port]
-        switch command.operation {
+        guard port >= 0, port < pipelineTable.count else { return }
+        pipelineTable[port]._withUnsafeGuaranteedRef { apply(command.operation, to: $0, port: port) }
+    }
+
+    private func apply(_ operation: EngineCommand.Operation, to p: ChannelPipeline, port: Int) {
+        switch operation {
         case .activate:
             p.reset()
-            p.active = true
+            if !p.active {
+                p.active = true
+                // Keep the list in port order.
+                var i = activeCount
+                while i > 0, activePorts[i - 1] > Int32(port) {
+                    activePorts[i] = activePorts[i - 1]
+                    i -= 1
+                }
+                activePorts[i] = Int32(port)
+                activeCount += 1
+            }
         case .deactivate:
             p.reset()
             p.playbackRing.discardAll()
             p.recordRing.discardAll()
-            p.active = false
-            for other in pipelines where other.listeningTo == port { other.listeningTo = -1 }
+            if p.active {
+                p.active = false
+                var i = 0
+                while i < activeCount, activePorts[i] != Int32(port) { i += 1 }
+                while i < activeCount - 1 {
+                    activePorts[i] = activePorts[i + 1]
+                    i += 1
+                }
+                activeCount -= 1
+            }
+            var k = 0
+            while k < pipelineTable.count {
+                pipelineTable[k]._withUnsafeGuaranteedRef { if $0.listeningTo == port { $0.listeningTo = -1 } }
+                k += 1
+            }
         case .hook(let hook):
             let error = card.setHook(port: port, hook)
             if error != 0 { emit(port, .line(.hookFailed, value: error)) }
@@ -527,6 +588,8 @@ public final class Engine: @unchecked Sendable {
         case .detectDigits(let on):
             if on && !p.detectingDigits { p.digitDetector.reset() }
             p.detectingDigits = on
+        case .filterDialTone(let on):
+            p.digitDetector.setFilterDialTone(on)
         case .detectCallProgress(let on):
             if on && !p.detectingCallProgress { p.callProgressDetector.reset() }
             p.detectingCallProgress = on

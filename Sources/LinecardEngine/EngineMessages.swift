@@ -47,6 +47,10 @@ public struct EngineCommand: Sendable, BitwiseCopyable {
         case playTone(ToneID, samples: Int64)
         case stopTone
         case detectDigits(Bool)
+        /// Notch out dial tone (350 and 440 Hz) before detecting digits: for a port that
+        /// collects digits while dial tone may be on the line. Off by default; it costs about
+        /// a third more per sample.
+        case filterDialTone(Bool)
         case detectCallProgress(Bool)
         case meterLevels(Bool)
         /// Start feeding the line from the port's playback ring.

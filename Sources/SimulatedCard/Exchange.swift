@@ -37,6 +37,8 @@ final class Exchange {
     let notes = SPSCQueue<ExchangeNote>(capacity: 8192)
 
     var lines: [ExchangeLine?] = []
+    /// What each FXO port sent last tick, port-major, 160 samples a port: one dense block.
+    let lastTransmit: UnsafeMutablePointer<Int16>
 
     // Scripted callers, published to the tick through fixed slots.
     private static let callerCapacity = 64
@@ -65,8 +67,10 @@ final class Exchange {
     }
     var telephones: [Telephone?] = []
 
-    init(configuration: ExchangeConfiguration) {
+    init(configuration: ExchangeConfiguration, portCount: Int) {
         self.configuration = configuration
+        lastTransmit = .allocate(capacity: max(1, portCount) * 160)
+        lastTransmit.initialize(repeating: 0, count: max(1, portCount) * 160)
         plan = TonePlan.for(configuration.country)
         interdigitTimeout = Int64(configuration.interdigitTimeoutMilliseconds * 8)
         dialToneTimeout = Int64(configuration.dialToneTimeoutMilliseconds * 8)
@@ -96,7 +100,10 @@ final class Exchange {
         for (i, route) in routes.enumerated() { routeTable[i] = Unmanaged.passUnretained(route) }
     }
 
-    deinit { routeTable.deallocate() }
+    deinit {
+        routeTable.deallocate()
+        lastTransmit.deallocate()
+    }
 
     @inline(__always)
     func post(_ port: Int, _ kind: LineEvent.Kind, value: Int32 = 0) {

@@ -7,7 +7,8 @@ final class ExchangeLine {
     enum State { case idle, dialTone, collecting, ringingOut, connected, busy, congestion, unobtainable, cleared, incoming }
 
     let port: Int
-    unowned let exchange: Exchange
+    /// The exchange owns its lines; unowned(unsafe) spares the tick a reference-count check.
+    unowned(unsafe) let exchange: Exchange
     private(set) var state: State = .idle
     private var stateSince: Int64 = 0
 
@@ -31,10 +32,14 @@ final class ExchangeLine {
     private var sitStepEnd: Int64 = 0
 
     // The call.
-    private var route: RouteRuntime?
-    private var path: ImpairmentPath?
-    private unowned(unsafe) var peer: ExchangeLine?
-    private var hasPeer = false
+    // Unmanaged: the exchange owns routes, paths and lines, and borrowing them keeps
+    // reference counting out of the tick (binding an unowned optional would retain).
+    private var routeRef: Unmanaged<RouteRuntime>?
+    private var pathRef: Unmanaged<ImpairmentPath>?
+    private var peerRef: Unmanaged<ExchangeLine>?
+    private var route: RouteRuntime? { routeRef?.takeUnretainedValue() }
+    private var peer: ExchangeLine? { peerRef?.takeUnretainedValue() }
+    private var hasPeer: Bool { peerRef != nil }
     private var answerAt: Int64 = -1
     private let party: Party
     private var polarityReversed = false
@@ -48,21 +53,31 @@ final class ExchangeLine {
     private var ringLimit = 0
     private var incomingRoute: RouteRuntime?
 
-    // Audio the port sent last tick, and its history for echo.
-    let lastTransmit = UnsafeMutablePointer<Int16>.allocate(capacity: 160)
+    /// Whether a scripted party is on the line (read here, so the tick need not load it).
+    private var partyActive = false
+    /// The current path adds echo, so the port's transmission must be kept.
+    private var echoActive = false
+    private func setPath(_ path: ImpairmentPath?) {
+        pathRef = path.map { Unmanaged.passUnretained($0) }
+        echoActive = (path?.echoDelaySamples ?? 0) > 0
+    }
+    /// Hook timing that needs watching: a break, pulses or a flash in progress.
+    private var hookTimingPending: Bool { onHookSince >= 0 || pulseCount > 0 || flashEndsAt >= 0 }
+
+    // Audio the port sent last tick (a slot in the card-wide matrix), and its history for echo.
+    let lastTransmit: UnsafeMutablePointer<Int16>
     private let history = DelayLine()
 
-    init(port: Int, exchange: Exchange) {
+    init(port: Int, exchange: Exchange, lastTransmit: UnsafeMutablePointer<Int16>) {
         self.port = port
         self.exchange = exchange
+        self.lastTransmit = lastTransmit
         tone = ToneGenerator(exchange.silence)
         party = Party(silence: exchange.silence)
-        lastTransmit.initialize(repeating: 0, count: 160)
         digits.initialize(repeating: 0, count: 32)
     }
 
     deinit {
-        lastTransmit.deallocate()
         digits.deallocate()
     }
 
@@ -115,12 +130,13 @@ final class ExchangeLine {
         case .incoming:
             if ringOn { exchange.post(port, .ringEnd) }
             ringOn = false
-            if hasPeer, let caller = peer {
+            if let caller = peer {
                 connect(path: exchange.portPath)
                 caller.farEndAnswered(path: exchange.portPath)
             } else if let caller = incomingRoute {
                 connect(path: caller.path)
                 party.answer(caller, now: now)
+                partyActive = party.isActive
             }
         default: break
         }
@@ -139,8 +155,7 @@ final class ExchangeLine {
     func ring(from caller: RouteRuntime) -> Bool {
         guard state == .idle, !offHook else { return false }
         incomingRoute = caller
-        hasPeer = false
-        peer = nil
+        peerRef = nil
         startRinging(limit: max(1, caller.rings) * 4)
         return true
     }
@@ -149,8 +164,7 @@ final class ExchangeLine {
     func ring(fromPort caller: ExchangeLine) -> Bool {
         guard state == .idle, !offHook else { return false }
         incomingRoute = nil
-        peer = caller
-        hasPeer = true
+        peerRef = Unmanaged.passUnretained(caller)
         startRinging(limit: Int.max)
         return true
     }
@@ -169,8 +183,7 @@ final class ExchangeLine {
         if ringOn { exchange.post(port, .ringEnd) }
         ringOn = false
         incomingRoute = nil
-        peer = nil
-        hasPeer = false
+        peerRef = nil
         enter(.idle)
         if callerGaveUp { exchange.note(port, .callerGaveUp) }
     }
@@ -178,7 +191,7 @@ final class ExchangeLine {
     // MARK: Answer and clear
 
     private func connect(path: ImpairmentPath) {
-        self.path = path
+        setPath(path)
         history.clear()
         enter(.connected)
         play(nil)
@@ -197,8 +210,8 @@ final class ExchangeLine {
     /// The far end hung up while this line is still off-hook.
     func farEndCleared() {
         party.end()
-        peer = nil
-        hasPeer = false
+        partyActive = false
+        peerRef = nil
         clearedAt = exchange.now
         enter(.cleared)
         play(nil)
@@ -214,7 +227,7 @@ final class ExchangeLine {
     /// The port hung up: release whatever it was doing.
     private func hangUp() {
         exchange.note(port, .portHungUp)
-        if hasPeer, let other = peer {
+        if let other = peer {
             switch other.state {
             case .incoming: other.stopRinging(callerGaveUp: true)
             case .connected: other.farEndCleared()
@@ -222,10 +235,10 @@ final class ExchangeLine {
             }
         }
         party.end()
-        peer = nil
-        hasPeer = false
-        route = nil
-        path = nil
+        partyActive = false
+        peerRef = nil
+        routeRef = nil
+        setPath(nil)
         answerAt = -1
         play(nil)
         if polarityReversed {
@@ -263,7 +276,7 @@ final class ExchangeLine {
 
     private func route(unobtainable: Bool) {
         exchange.note(port, .routed(.unobtainable))
-        path = nil
+        setPath(nil)
         enter(.unobtainable)
         startSpecialInformation()
     }
@@ -276,8 +289,8 @@ final class ExchangeLine {
 
     private func route(_ r: RouteRuntime) {
         exchange.note(port, .routed(r.kind))
-        route = r
-        path = r.path
+        routeRef = Unmanaged.passUnretained(r)
+        setPath(r.path)
         history.clear()
         switch r.kind {
         case .person, .answeringMachine, .noAnswer:
@@ -302,14 +315,13 @@ final class ExchangeLine {
     private func route(toPort target: Int) {
         exchange.note(port, .routed(.port))
         guard target < exchange.lines.count, let line = exchange.lines[target], line !== self, line.ring(fromPort: self) else {
-            path = exchange.portPath
+            setPath(exchange.portPath)
             enter(.busy)
             play(exchange.tones[.busy])
             return
         }
-        peer = line
-        hasPeer = true
-        path = exchange.portPath
+        peerRef = Unmanaged.passUnretained(line)
+        setPath(exchange.portPath)
         answerAt = -1
         enter(.ringingOut)
         play(exchange.tones[.ringback])
@@ -320,11 +332,11 @@ final class ExchangeLine {
     /// What the port hears this block.
     func produce(into samples: UnsafeMutablePointer<Int16>, count: Int) {
         let now = exchange.now
-        advanceTimers(now: now)
+        if state != .connected || hookTimingPending { advanceTimers(now: now) }
         switch state {
         case .connected:
-            if hasPeer, let other = peer {
-                samples.update(from: other.lastTransmit, count: count)
+            if let peerRef {
+                peerRef._withUnsafeGuaranteedRef { copySamples(from: $0.lastTransmit, to: samples, count: count) }
             } else if !party.speak(into: samples, count: count, now: now) {
                 farEndCleared()
                 samples.update(repeating: 0, count: count)
@@ -339,8 +351,10 @@ final class ExchangeLine {
             samples.update(repeating: 0, count: count)
             if toneOn { fillTone(samples, count: count) }
         }
-        if let path, state != .idle, state != .incoming {
-            path.towardsCard(samples, count: count, echoHistory: history)
+        if let pathRef, state != .idle, state != .incoming {
+            pathRef._withUnsafeGuaranteedRef { path in
+                if !path.isTransparent { path.towardsCard(samples, count: count, echoHistory: history) }
+            }
         }
     }
 
@@ -352,15 +366,15 @@ final class ExchangeLine {
 
     /// What the port sent this block.
     func consume(_ samples: UnsafePointer<Int16>, count: Int) {
-        lastTransmit.update(from: samples, count: count)
-        if path != nil { history.append(samples, count: count) }
+        copySamples(from: samples, to: lastTransmit, count: count)
+        if echoActive { history.append(samples, count: count) }
         switch state {
         case .dialTone, .collecting:
             collector.process(samples, count: count) { report in
                 if report.digit != 0 { collect(report.digit) }
             }
-        case .connected where party.isActive:
-            path?.fromCard(lastTransmit, count: count)
+        case .connected where partyActive:
+            pathRef?._withUnsafeGuaranteedRef { $0.fromCard(lastTransmit, count: count) }
             party.hear(lastTransmit, count: count, now: exchange.now) { digit in
                 exchange.note(port, .farEndHeard(digit))
             }
@@ -369,6 +383,7 @@ final class ExchangeLine {
     }
 
     private func advanceTimers(now: Int64) {
+        if state == .connected, !hookTimingPending { return }
         if flashEndsAt >= 0, now >= flashEndsAt {
             flashEndsAt = -1
             setHook(offHook: true)
@@ -396,10 +411,10 @@ final class ExchangeLine {
                 answerAt = -1
                 farEndAnswered(path: r.path)
                 party.answer(r, now: now)
+                partyActive = party.isActive
             } else if now - stateSince > exchange.ringingTimeout {
-                if hasPeer, let other = peer, other.state == .incoming { other.stopRinging(callerGaveUp: true) }
-                peer = nil
-                hasPeer = false
+                if let other = peer, other.state == .incoming { other.stopRinging(callerGaveUp: true) }
+                peerRef = nil
                 enter(.congestion)
                 play(exchange.tones[.congestion])
             }
@@ -437,5 +452,19 @@ final class ExchangeLine {
             }
         default: break
         }
+    }
+}
+
+/// Copies a block; for the short blocks of 1 ms ticks a loop beats a call to memmove.
+@inline(__always)
+func copySamples(from source: UnsafePointer<Int16>, to destination: UnsafeMutablePointer<Int16>, count: Int) {
+    if count <= 32 {
+        var i = 0
+        while i < count {
+            destination[i] = source[i]
+            i += 1
+        }
+    } else {
+        destination.update(from: source, count: count)
     }
 }

@@ -7,9 +7,12 @@ final class ImpairmentPath {
     private let noise: NoiseGenerator?
     private let echoGain: Int32
     let echoDelaySamples: Int
+    /// No impairment at all: audio passes untouched.
+    let isTransparent: Bool
 
     init(_ impairments: Impairments, seed: Int32) {
         self.impairments = impairments
+        isTransparent = impairments.isNone
         gain = Int32((pow10(-impairments.lossDecibels / 20) * 32768).rounded())
         noise = impairments.noiseLevel.map { NoiseGenerator(level: $0, seed: seed) }
         if let echo = impairments.echo {
@@ -24,7 +27,7 @@ final class ImpairmentPath {
     /// Far end → card: loss, codec, the card's own echo, noise.
     @inline(__always)
     func towardsCard(_ samples: UnsafeMutablePointer<Int16>, count: Int, echoHistory: DelayLine) {
-        if impairments.isNone { return }
+        if isTransparent { return }
         if gain != 32768 { scale(samples, count: count, by: gain) }
         if let codec = impairments.codec { codec.roundTrip(samples, count: count) }
         if echoGain != 0 { echoHistory.addDelayed(echoDelaySamples, gain: echoGain, into: samples, count: count) }
@@ -34,6 +37,7 @@ final class ImpairmentPath {
     /// Card → far end: loss and codec.
     @inline(__always)
     func fromCard(_ samples: UnsafeMutablePointer<Int16>, count: Int) {
+        if isTransparent { return }
         if gain != 32768 { scale(samples, count: count, by: gain) }
         if let codec = impairments.codec { codec.roundTrip(samples, count: count) }
     }

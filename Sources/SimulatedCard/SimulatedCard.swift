@@ -19,7 +19,17 @@ public final class SimulatedCard: CardBackend, @unchecked Sendable {
     private let portFlags: [PortFlag]
     private let closed = Atomic<Bool>(false)
     private var removed = false
-    private var alarmed: [Bool]
+
+    /// The tick's view of the ports: unretained references (the exchange owns them) and
+    /// plain flags, so that a tick touches no reference counts.
+    private struct PortEntry {
+        var line: Unmanaged<ExchangeLine>?
+        var telephone: Unmanaged<Telephone>?
+        /// Open as the tick sees it (opened and closed through the control queue).
+        var open: Bool
+        var alarmed: Bool
+    }
+    private let table: UnsafeMutableBufferPointer<PortEntry>
 
     private enum Control: BitwiseCopyable {
         case call(port: Int32, route: Int32)
@@ -30,6 +40,7 @@ public final class SimulatedCard: CardBackend, @unchecked Sendable {
         case answerAfterRings(port: Int32, Int32)
         case alarm(port: Int32, Bool)
         case remove
+        case setOpen(port: Int32, Bool)
     }
 
     private final class PortFlag: Sendable {
@@ -43,7 +54,8 @@ public final class SimulatedCard: CardBackend, @unchecked Sendable {
                 exchange configuration: ExchangeConfiguration = ExchangeConfiguration()) {
         self.name = name
         exchangeConfiguration = configuration
-        exchange = Exchange(configuration: configuration)
+        let exchange = Exchange(configuration: configuration, portCount: fxoPorts + fxsPorts)
+        self.exchange = exchange
         var descriptions: [PortDescription] = []
         for i in 0..<fxoPorts {
             descriptions.append(PortDescription(index: i, name: "\(name)/fxo\(i + 1) (line \(configuration.number(ofPort: i)))",
@@ -54,10 +66,22 @@ public final class SimulatedCard: CardBackend, @unchecked Sendable {
         }
         ports = descriptions
         portFlags = descriptions.map { _ in PortFlag() }
-        alarmed = Array(repeating: false, count: descriptions.count)
-        exchange.lines = descriptions.map { $0.kind == .fxo ? ExchangeLine(port: $0.index, exchange: exchange) : nil }
+        exchange.lines = descriptions.map {
+            $0.kind == .fxo ? ExchangeLine(port: $0.index, exchange: exchange, lastTransmit: exchange.lastTransmit + $0.index * 160) : nil
+        }
         exchange.telephones = descriptions.map { $0.kind == .fxs ? Telephone(port: $0.index, exchange: exchange) : nil }
+        let lines = exchange.lines, telephones = exchange.telephones
+        let entries = UnsafeMutableBufferPointer<PortEntry>.allocate(capacity: max(1, descriptions.count))
+        for i in descriptions.indices {
+            var entry = PortEntry(line: nil, telephone: nil, open: false, alarmed: false)
+            if let line = lines[i] { entry.line = Unmanaged.passUnretained(line) }
+            if let telephone = telephones[i] { entry.telephone = Unmanaged.passUnretained(telephone) }
+            entries[i] = entry
+        }
+        table = entries
     }
+
+    deinit { table.deallocate() }
 
     // MARK: CardBackend
 
@@ -67,10 +91,15 @@ public final class SimulatedCard: CardBackend, @unchecked Sendable {
         guard blockSize >= 8, blockSize <= 160, blockSize % 8 == 0 else { throw CardError.invalidBlockSize(blockSize) }
         let (exchanged, _) = portFlags[port].open.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing)
         guard exchanged else { throw CardError.portAlreadyOpen(port) }
+        do { try send(.setOpen(port: Int32(port), true)) } catch {
+            portFlags[port].open.store(false, ordering: .releasing)
+            throw error
+        }
     }
 
     public func close(port: Int) {
         guard port >= 0, port < ports.count else { return }
+        try? send(.setOpen(port: Int32(port), false))
         portFlags[port].open.store(false, ordering: .releasing)
     }
 
@@ -81,27 +110,33 @@ public final class SimulatedCard: CardBackend, @unchecked Sendable {
 
     public func readBlocks(into samples: UnsafeMutablePointer<Int16>, blockSize: Int) {
         while let command = control.pop() { apply(command) }
-        for port in 0..<ports.count {
+        var port = 0
+        while port < table.count {
+            let entry = table[port]
             let block = samples + port * blockSize
-            if removed || alarmed[port] {
+            if removed || entry.alarmed {
                 block.update(repeating: 0, count: blockSize)
-            } else if let line = exchange.lines[port] {
-                line.produce(into: block, count: blockSize)
-            } else if let phone = exchange.telephones[port] {
-                phone.produce(into: block, count: blockSize)
+            } else if let line = entry.line {
+                line._withUnsafeGuaranteedRef { $0.produce(into: block, count: blockSize) }
+            } else if let phone = entry.telephone {
+                phone._withUnsafeGuaranteedRef { $0.produce(into: block, count: blockSize) }
             }
+            port += 1
         }
     }
 
     public func writeBlocks(from samples: UnsafePointer<Int16>, blockSize: Int) {
-        for port in 0..<ports.count {
-            let open = portFlags[port].open.load(ordering: .relaxed) && !removed && !alarmed[port]
-            let block = samples + port * blockSize
-            if let line = exchange.lines[port] {
-                if open { line.consume(block, count: blockSize) } else { line.consume(silence(blockSize), count: blockSize) }
-            } else if let phone = exchange.telephones[port], open {
-                phone.consume(block, count: blockSize)
+        var port = 0
+        while port < table.count {
+            let entry = table[port]
+            let open = entry.open && !removed && !entry.alarmed
+            let block = open ? samples + port * blockSize : silence(blockSize)
+            if let line = entry.line {
+                line._withUnsafeGuaranteedRef { $0.consume(block, count: blockSize) }
+            } else if let phone = entry.telephone, open {
+                phone._withUnsafeGuaranteedRef { $0.consume(block, count: blockSize) }
             }
+            port += 1
         }
         exchange.now += Int64(blockSize)
     }
@@ -118,14 +153,14 @@ public final class SimulatedCard: CardBackend, @unchecked Sendable {
     public func setHook(port: Int, _ command: HookCommand) -> Int32 {
         guard port >= 0, port < ports.count else { return 6 }  // ENXIO
         if removed { return 19 }  // ENODEV
-        if let line = exchange.lines[port] {
+        if let line = table[port].line?.takeUnretainedValue() {
             switch command {
             case .offHook: line.setHook(offHook: true)
             case .onHook: line.setHook(offHook: false)
             case .flash: line.flash()
             case .ringStart, .ringStop, .polarityNormal, .polarityReversed: return 22  // EINVAL: not on an FXO port
             }
-        } else if let phone = exchange.telephones[port] {
+        } else if let phone = table[port].telephone?.takeUnretainedValue() {
             switch command {
             case .ringStart: phone.startRinging()
             case .ringStop: phone.stopRinging()
@@ -148,9 +183,11 @@ public final class SimulatedCard: CardBackend, @unchecked Sendable {
         case .flash(let port): exchange.telephones[Int(port)]?.flash()
         case .answerAfterRings(let port, let rings): exchange.telephones[Int(port)]?.answerAfterRings = Int(rings)
         case .alarm(let port, let on):
-            guard alarmed[Int(port)] != on else { return }
-            alarmed[Int(port)] = on
+            guard table[Int(port)].alarmed != on else { return }
+            table[Int(port)].alarmed = on
             exchange.post(Int(port), on ? .alarm : .alarmCleared)
+        case .setOpen(let port, let open):
+            table[Int(port)].open = open
         case .remove:
             guard !removed else { return }
             removed = true

@@ -1,1 +1,0 @@
-int linecard_baseline_placeholder(void){return 0;}
