@@ -42,13 +42,15 @@ final class ChannelPipeline {
     /// Levels published for readers outside the tick, in hundredths of a dBm0.
     let levels: LevelReadout
 
-    init(port: Int, tonePlan: TonePlan, toneSet: SupervisoryToneSet, silence: ToneDescriptor, ringCapacity: Int) {
+    /// The rings are made by the caller, apart from the small DSP state that every tick
+    /// touches, so that all ports' hot state stays close together in memory.
+    init(port: Int, toneSet: SupervisoryToneSet, silence: ToneDescriptor, recordRing: SampleRing, playbackRing: SampleRing) {
         self.port = port
         digitDetector = DTMFDetector()
         callProgressDetector = SupervisoryToneDetector(toneSet)
         callProgressOrder = TonePlan.detectionOrder
-        recordRing = SampleRing(capacity: ringCapacity)
-        playbackRing = SampleRing(capacity: ringCapacity)
+        self.recordRing = recordRing
+        self.playbackRing = playbackRing
         toneGenerator = ToneGenerator(silence)
         levels = LevelReadout()
         timerIDs.initialize(repeating: 0, count: Self.timerCapacity)

@@ -78,9 +78,11 @@ public final class Engine: @unchecked Sendable {
 
         let silence = ToneDescriptor(.continuous(0, level: -99))
         let toneSet = configuration.tonePlan.makeDetectionSet()
+        let rings = (0..<portCount).map { _ in
+            (SampleRing(capacity: configuration.ringCapacity), SampleRing(capacity: configuration.ringCapacity))
+        }
         pipelines = (0..<portCount).map {
-            ChannelPipeline(port: $0, tonePlan: configuration.tonePlan, toneSet: toneSet, silence: silence,
-                            ringCapacity: configuration.ringCapacity)
+            ChannelPipeline(port: $0, toneSet: toneSet, silence: silence, recordRing: rings[$0].0, playbackRing: rings[$0].1)
         }
         pipelineTable = .allocate(capacity: max(1, portCount))
         for (i, pipeline) in pipelines.enumerated() { pipelineTable[i] = Unmanaged.passUnretained(pipeline) }

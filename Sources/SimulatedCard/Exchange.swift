@@ -39,6 +39,8 @@ final class Exchange {
     var lines: [ExchangeLine?] = []
     /// What each FXO port sent last tick, port-major, 160 samples a port: one dense block.
     let lastTransmit: UnsafeMutablePointer<Int16>
+    /// Each line's echo history, `DelayLine.capacity` samples a port.
+    let histories: UnsafeMutablePointer<Int16>
 
     // Scripted callers, published to the tick through fixed slots.
     private static let callerCapacity = 64
@@ -71,6 +73,7 @@ final class Exchange {
         self.configuration = configuration
         lastTransmit = .allocate(capacity: max(1, portCount) * 160)
         lastTransmit.initialize(repeating: 0, count: max(1, portCount) * 160)
+        histories = .allocate(capacity: max(1, portCount) * DelayLine.capacity)
         plan = TonePlan.for(configuration.country)
         interdigitTimeout = Int64(configuration.interdigitTimeoutMilliseconds * 8)
         dialToneTimeout = Int64(configuration.dialToneTimeoutMilliseconds * 8)
@@ -103,6 +106,7 @@ final class Exchange {
     deinit {
         routeTable.deallocate()
         lastTransmit.deallocate()
+        histories.deallocate()
     }
 
     @inline(__always)

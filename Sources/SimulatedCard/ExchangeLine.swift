@@ -66,12 +66,13 @@ final class ExchangeLine {
 
     // Audio the port sent last tick (a slot in the card-wide matrix), and its history for echo.
     let lastTransmit: UnsafeMutablePointer<Int16>
-    private let history = DelayLine()
+    private let history: DelayLine
 
     init(port: Int, exchange: Exchange, lastTransmit: UnsafeMutablePointer<Int16>) {
         self.port = port
         self.exchange = exchange
         self.lastTransmit = lastTransmit
+        history = DelayLine(storage: exchange.histories + port * DelayLine.capacity)
         tone = ToneGenerator(exchange.silence)
         party = Party(silence: exchange.silence)
         digits.initialize(repeating: 0, count: 32)

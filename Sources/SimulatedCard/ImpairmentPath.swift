@@ -52,18 +52,18 @@ private func pow10(_ x: Double) -> Double { exp(x * 2.302585092994046) }
 
 import Foundation
 
-/// The last second of what a port transmitted, for echo.
+/// The last second of what a port transmitted, for echo. Its storage belongs to the
+/// exchange (one block for all lines, away from the state every tick touches).
 final class DelayLine {
-    private let capacity = 8192
+    static let capacity = 8192
+    private let capacity = DelayLine.capacity
     private let storage: UnsafeMutablePointer<Int16>
     private var written = 0
 
-    init() {
-        storage = .allocate(capacity: capacity)
+    init(storage: UnsafeMutablePointer<Int16>) {
+        self.storage = storage
         storage.initialize(repeating: 0, count: capacity)
     }
-
-    deinit { storage.deallocate() }
 
     @inline(__always)
     func append(_ samples: UnsafePointer<Int16>, count: Int) {

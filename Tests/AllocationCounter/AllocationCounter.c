@@ -8,6 +8,21 @@
 #include <execinfo.h>
 #include <unistd.h>
 
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
+#define LINECARD_SANITIZED 1
+#endif
+#endif
+
+#if LINECARD_SANITIZED
+/* A sanitizer owns the allocator; interposing it too would bypass the sanitizer. */
+int linecard_allocation_counting_available(void) { return 0; }
+uint64_t linecard_thread_allocations(void) { return 0; }
+uint64_t linecard_total_allocations(void) { return 0; }
+void linecard_print_allocation_backtraces(int count) { (void) count; }
+#else
+int linecard_allocation_counting_available(void) { return 1; }
+
 extern void *__libc_malloc(size_t);
 extern void *__libc_calloc(size_t, size_t);
 extern void *__libc_realloc(void *, size_t);
@@ -64,3 +79,4 @@ int posix_memalign(void **out, size_t alignment, size_t size) {
     *out = p;
     return 0;
 }
+#endif

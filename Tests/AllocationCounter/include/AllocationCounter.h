@@ -5,6 +5,8 @@
  * since the process started. Counting is per thread so that the test runner's own threads
  * do not disturb a measurement of the tick. */
 uint64_t linecard_thread_allocations(void);
+/* 0 in sanitizer builds, where the sanitizer owns the allocator and nothing is counted. */
+int linecard_allocation_counting_available(void);
 /* Allocations made by all threads. */
 uint64_t linecard_total_allocations(void);
 /* Diagnostics: print a backtrace to stderr for each of the next `count` allocations made
