@@ -141,7 +141,9 @@ struct PacedBench: ParsableCommand {
         discussion: """
             A tick is late when it starts after its deadline; a deadline miss is a tick that \
             started more than one tick period late. Real-time scheduling is asked for (and \
-            reported); without it, expect misses on a busy machine.
+            reported); without it, expect misses on a busy machine. First, for --baseline-seconds, \
+            a plain C thread with the same scheduling sleeps to the same deadlines doing no \
+            work: its misses are the machine's own, and the engine's are read against them.
 
             Example:
               swift run -c release linecard-bench paced --channels 240 --seconds 60
@@ -150,9 +152,13 @@ struct PacedBench: ParsableCommand {
     @Option(help: "Channels (an even number).") var channels = 240
     @Option(help: "Wall-clock seconds to run.") var seconds = 60
     @Option(help: "Samples per tick.") var block = 8
+    @Option(help: "Seconds of the empty-loop baseline first (0: none).") var baselineSeconds = 20
     @Flag(help: "Print a JSON object.") var json = false
 
     func run() throws {
+        var baseMisses: Int64 = 0, baseWorst: Int64 = 0, baseRealtime: Int32 = 0
+        let basePeriods = baselineSeconds > 0
+            ? linecard_baseline_pacing(Int64(block) * 125_000, Int32(baselineSeconds), &baseMisses, &baseWorst, &baseRealtime) : 0
         let card = SimulatedCard(fxoPorts: channels, fxsPorts: 0)
         let engine = try Engine(card: card, configuration: EngineConfiguration(blockSize: block, clock: .paced, realtime: true, eventCapacity: 1 << 16))
         try EngineBench.connectPairs(engine: engine, card: card, channels: channels)
@@ -178,9 +184,14 @@ struct PacedBench: ParsableCommand {
                                       "worst_lateness_us": Double(stats.worstLatenessNanoseconds) / 1000,
                                       "longest_tick_us": Double(stats.longestTickNanoseconds) / 1000,
                                       "tick_period_us": Double(block) * 125, "digits_detected": detected.load(ordering: .relaxed),
-                                      "realtime": realtime]
+                                      "realtime": realtime,
+                                      "baseline_periods": basePeriods, "baseline_misses": baseMisses,
+                                      "baseline_worst_lateness_us": Double(baseWorst) / 1000, "baseline_realtime": baseRealtime != 0]
             print(String(decoding: try JSONSerialization.data(withJSONObject: row, options: [.sortedKeys]), as: UTF8.self))
         } else {
+            if baselineSeconds > 0 {
+                print("baseline: an empty C loop sleeping to the same deadlines for \(baselineSeconds) s (SCHED_FIFO: \(baseRealtime != 0 ? "yes" : "no")): periods \(basePeriods), misses \(baseMisses), worst lateness \(String(format: "%.1f", Double(baseWorst) / 1000)) µs")
+            }
             print("channels \(channels), \(block)-sample ticks (\(Double(block) * 0.125) ms), \(seconds) s, real-time scheduling: \(realtime)")
             print("ticks \(ticks), deadline misses \(stats.deadlineMisses), worst lateness \(String(format: "%.1f", Double(stats.worstLatenessNanoseconds) / 1000)) µs (period \(Double(block) * 125) µs), longest tick \(String(format: "%.1f", Double(stats.longestTickNanoseconds) / 1000)) µs, digits detected \(detected.load(ordering: .relaxed))")
         }

@@ -10,3 +10,13 @@
 int64_t linecard_baseline_dtmf(int channels, int block, int64_t samples);
 
 #endif
+
+#ifndef LINECARD_CBASELINE_PACING
+#define LINECARD_CBASELINE_PACING
+/* The paced benchmark's baseline: a thread with SCHED_FIFO (when permitted) and locked
+ * memory that sleeps to absolute deadlines every `period_ns` for `seconds` and does no work,
+ * measuring how late it wakes. What it sees is the machine's own scheduling latency.
+ * Fills `misses` (wake-ups more than one period late), `worst_ns`, and returns the number
+ * of periods, or -1 if the thread could not be started. */
+int64_t linecard_baseline_pacing(int64_t period_ns, int seconds, int64_t *misses, int64_t *worst_ns, int *realtime);
+#endif
