@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "LinecardDSP", targets: ["LinecardDSP"]),
         .library(name: "LinecardEngine", targets: ["LinecardEngine"]),
         .library(name: "SimulatedCard", targets: ["SimulatedCard"]),
+        .library(name: "Linecard", targets: ["Linecard"]),
         .executable(name: "linecard-demo", targets: ["linecard-demo"]),
         .executable(name: "linecard-bench", targets: ["linecard-bench"]),
     ],
@@ -34,6 +35,7 @@ let package = Package(
             name: "LinecardEngine",
             dependencies: ["LinecardDSP", .product(name: "Logging", package: "swift-log")]),
         .target(name: "SimulatedCard", dependencies: ["LinecardEngine", "LinecardDSP"]),
+        .target(name: "Linecard", dependencies: ["LinecardEngine", "LinecardDSP"]),
 
         .executableTarget(
             name: "linecard-demo",
@@ -61,6 +63,7 @@ let package = Package(
             name: "LinecardEngineTests",
             dependencies: ["LinecardEngine", "SimulatedCard", "AllocationCounter"]),
         .testTarget(name: "SimulatedCardTests", dependencies: ["SimulatedCard", "LinecardEngine"]),
+        .testTarget(name: "LinecardTests", dependencies: ["Linecard", "SimulatedCard", "LinecardEngine"]),
         // Runs the tools as processes; depending on them makes `swift build --build-tests` build them.
         .testTarget(name: "ToolTests", dependencies: ["linecard-demo"]),
     ],

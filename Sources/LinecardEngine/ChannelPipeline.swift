@@ -17,6 +17,13 @@ final class ChannelPipeline {
     let callProgressDetector: SupervisoryToneDetector
     let callProgressOrder: [CallProgressTone]
     var metering = false
+    // Activity (voice or tone versus silence), judged per block by its mean square.
+    var detectingActivity = false
+    var activityThreshold: Int64 = 0      // mean square per sample
+    var activityStartSamples = 0
+    var activityStopSamples = 0
+    var active_ = false
+    var activityRun = 0
     let receiveMeter = PowerMeter()
     var recording = false
     let recordRing: SampleRing
@@ -106,6 +113,9 @@ final class ChannelPipeline {
         detectingDigits = false
         detectingCallProgress = false
         metering = false
+        detectingActivity = false
+        active_ = false
+        activityRun = 0
         recording = false
         listeningTo = -1
         playing = false

@@ -1,3 +1,4 @@
+import Foundation
 import LinecardDSP
 import Logging
 import Synchronization
@@ -459,10 +460,38 @@ public final class Engine: @unchecked Sendable {
                 }
             }
         }
+        if p.detectingActivity { detectActivity(p, samples, bs) }
         if p.recording { p.recordRing.writeDroppingExcess(samples, count: bs) }
         if p.metering { p.receiveMeter.update(samples, count: bs) }
         if p.timerCount > 0 {
             p.fireTimers(dueBy: tickLineTime + Int64(bs)) { emit(p.port, .timer(id: $0)) }
+        }
+    }
+
+    @inline(__always)
+    private func detectActivity(_ p: ChannelPipeline, _ samples: UnsafePointer<Int16>, _ bs: Int) {
+        var sum: Int64 = 0
+        var i = 0
+        while i < bs {
+            let v = Int64(samples[i])
+            sum += v * v
+            i += 1
+        }
+        let loud = sum >= p.activityThreshold * Int64(bs)
+        if loud == p.active_ {
+            p.activityRun = 0
+            return
+        }
+        p.activityRun += bs
+        if loud, p.activityRun >= p.activityStartSamples {
+            p.active_ = true
+            p.activityRun = 0
+            let meanSquare = Double(sum) / Double(bs)
+            emit(p.port, .activityStarted(level: Int32(PowerMeter.rmsToDBm0(meanSquare.squareRoot()).rounded())))
+        } else if !loud, p.activityRun >= p.activityStopSamples {
+            p.active_ = false
+            p.activityRun = 0
+            emit(p.port, .activityStopped)
         }
     }
 
@@ -597,6 +626,15 @@ public final class Engine: @unchecked Sendable {
             p.detectingCallProgress = on
         case .meterLevels(let on):
             p.metering = on
+        case .detectActivity(let threshold, let start, let stop):
+            p.detectingActivity = threshold != 0
+            p.active_ = false
+            p.activityRun = 0
+            // dBm0 to a mean square: 0 dBm0 is a sine of 32767 peak at -3.14 dB.
+            let rms = 32767.0 / 2.0.squareRoot() * pow(10, (Double(threshold) - 3.14) / 20)
+            p.activityThreshold = Int64(rms * rms)
+            p.activityStartSamples = Int(start) * 8
+            p.activityStopSamples = Int(stop) * 8
         case .startPlayback:
             p.playing = true
             p.finishingPlayback = false

@@ -53,6 +53,10 @@ public struct EngineCommand: Sendable, BitwiseCopyable {
         case filterDialTone(Bool)
         case detectCallProgress(Bool)
         case meterLevels(Bool)
+        /// Report `.activityStarted` when received audio stays above `threshold` dBm0 for
+        /// `startMilliseconds`, and `.activityStopped` when it stays below for
+        /// `stopMilliseconds` (voice or tone versus silence). 0 threshold: off.
+        case detectActivity(threshold: Int16, startMilliseconds: Int16, stopMilliseconds: Int16)
         /// Start feeding the line from the port's playback ring.
         case startPlayback
         /// Finish playback once the ring is empty (reported by `playbackFinished`).
@@ -98,6 +102,10 @@ public struct EngineEvent: Sendable, BitwiseCopyable, Equatable {
         case playbackFinished
         /// A timer set with `.setTimer` reached its line time.
         case timer(id: Int32)
+        /// Received audio rose above the activity threshold (see `.detectActivity`); `level`
+        /// in dBm0 over the last block.
+        case activityStarted(level: Int32)
+        case activityStopped
     }
 
     /// Samples since the engine started, when the tick noticed.

@@ -64,7 +64,7 @@ final class Telephone {
         voicePosition = greeting ? 0 : Int.max
         exchange.post(port, .offHook)
         exchange.note(port, .telephoneOffHook)
-        if pendingDigits != nil { dialAt = exchange.now + 4000 }
+        if pendingDigits != nil { dialAt = exchange.now + Self.dialDelay }
     }
 
     func hangUp() {
@@ -82,10 +82,13 @@ final class Telephone {
         exchange.post(port, .flash)
     }
 
-    /// Dials `digits`: half a second after lifting, or now if already off-hook.
+    /// A person listens for dial tone for a second and a half before dialling.
+    static let dialDelay: Int64 = 1500 * 8
+
+    /// Dials `digits`: after listening to dial tone when just lifted, or now if off-hook.
     func dial(_ digits: DigitString) {
         pendingDigits = digits
-        dialAt = exchange.now + (offHook ? 0 : 4000)
+        dialAt = exchange.now + (offHook ? 0 : Self.dialDelay)
     }
 
     // MARK: Per tick

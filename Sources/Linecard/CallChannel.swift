@@ -1,0 +1,385 @@
+import Foundation
+import LinecardDSP
+import LinecardEngine
+import Synchronization
+
+/// A call on one port of a card: the reference's `UASCallChannel`, with its states, causes
+/// and error rules, as Swift async functions. Waits are measured in line time.
+///
+/// A channel learns what happens on its line only from the engine's events (tones, digits,
+/// line signals, audio activity). Its state machine runs on the engine's dispatcher thread;
+/// the program's calls wait for it without blocking a thread.
+public final class CallChannel: Sendable {
+    public let port: Int
+    public let kind: PortKind
+    public let configuration: ChannelConfiguration
+    let engine: Engine
+    let directory: ChannelDirectory
+    let core = Mutex(ChannelCore())
+    let playerStatus = Mutex<(state: DTMFPlayer.State, cause: DTMFPlayer.Cause)>((.idle, .none))
+    let detectorCause = Mutex<DTMFDetector.Cause>(.none)
+    private let waiterCounter = Atomic<Int>(0)
+
+    init(port: PortDescription, engine: Engine, configuration: ChannelConfiguration, directory: ChannelDirectory) {
+        self.port = port.index
+        kind = port.kind
+        self.engine = engine
+        self.configuration = configuration
+        self.directory = directory
+    }
+
+    // MARK: State
+
+    /// The call's current state.
+    public var state: CallState { core.withLock { $0.state } }
+    /// Why the last call ended; NORMAL while a call is not idle.
+    public var cause: CallCause { core.withLock { $0.state == .idle ? $0.cause : .normal } }
+    public var details: CallDetails { core.withLock { $0.details } }
+
+    // MARK: Outgoing calls
+
+    /// Places a call and waits until it is answered, ends, or `timeout` of line time passes
+    /// (then it is abandoned: NOANSWER if it rang, TIMEOUT if not). Returns the state.
+    /// On an FXS port `to` is ignored: the telephone rings.
+    @discardableResult
+    public func call(to number: String, from caller: String = "", timeout: Duration? = .seconds(120)) async throws -> CallState {
+        try startCall(to: number, from: caller, timeout: timeout)
+        return await wait(until: nil) { c in c.state == .answered || c.state == .idle ? c.state : nil } timedOut: { $0.state }
+    }
+
+    /// Starts placing a call and returns at once; follow it with `state`, `waitForAnswer`
+    /// or `waitForIdle`.
+    public func startCall(to number: String, from caller: String = "", timeout: Duration? = nil) throws {
+        if kind == .fxo { try Self.validateNumber(number) }
+        try core.withLock { c in
+            guard c.state == .idle || c.state == .waiting else {
+                throw CallError.error("cannot place a call on port \(port): the channel is \(c.state.rawValue), not IDLE")
+            }
+            beginCall(&c)
+            c.details.calledNumber = number
+            c.details.callingNumber = caller
+            if let reason = c.outOfService {
+                finish(&c, .outOfOrder, raw: reason)
+                return
+            }
+            c.state = .callOutgoing
+            if let timeout { c.callTimer = setTimer(&c, after: timeout) }
+            switch kind {
+            case .fxs:
+                c.phase = .ringingTelephone
+                enableDetection(digits: true, progress: false)
+                send(.hook(.ringStart))
+                c.state = .ringOutgoing
+            default:
+                c.phase = .seizing
+                enableDetection(digits: false, progress: true)
+                send(.hook(.offHook))
+                c.phaseTimer = setTimer(&c, after: configuration.dialToneTimeout)
+            }
+        }
+    }
+
+    /// Waits until an outgoing call is answered or ends; returns the state.
+    @discardableResult
+    public func waitForAnswer(timeout: Duration? = nil) async -> CallState {
+        await wait(until: timeout) { c in c.state == .answered || c.state == .idle ? c.state : nil } timedOut: { $0.state }
+    }
+
+    static func validateNumber(_ number: String) throws {
+        guard !number.isEmpty else { throw CallError.error("the number to call is empty") }
+        guard number.count <= DigitString.capacity else {
+            throw CallError.error("the number \"\(number)\" is longer than \(DigitString.capacity) digits")
+        }
+        if let bad = number.first(where: { !"0123456789*#ABCD".contains($0) }) {
+            throw CallError.error("the number \"\(number)\" has \"\(bad)\": dial only 0-9, *, #, A-D")
+        }
+    }
+
+    // MARK: Incoming calls
+
+    /// Waits for an incoming call (state WAITING meanwhile); returns CALL_INCOMING, or the
+    /// state it was in when `timeout` of line time passed.
+    @discardableResult
+    public func waitForIncomingCall(timeout: Duration? = nil) async throws -> CallState {
+        try core.withLock { c in
+            if c.state == .idle { c.state = .waiting }
+            guard c.state == .waiting || c.state == .callIncoming || c.state == .ringIncoming else {
+                throw CallError.error("cannot wait for a call on port \(port): the channel is \(c.state.rawValue)")
+            }
+        }
+        let result = await wait(until: timeout) { c in
+            c.state == .callIncoming || c.state == .ringIncoming ? c.state : nil
+        } timedOut: { $0.state }
+        core.withLock { c in if c.state == .waiting { c.state = .idle } }
+        return result
+    }
+
+    /// Acknowledges an incoming call: CALL_INCOMING becomes RING_INCOMING (on an analog line
+    /// the exchange rings the caller; nothing is sent). Returns the state.
+    @discardableResult
+    public func ring() throws -> CallState {
+        try core.withLock { c in
+            switch c.state {
+            case .callIncoming: c.state = .ringIncoming
+            case .ringIncoming: break
+            case .idle: throw CallError.hangup("no incoming call on port \(port) to ring")
+            default: throw CallError.error("cannot ring on port \(port): the channel is \(c.state.rawValue), not CALL_INCOMING")
+            }
+            return c.state
+        }
+    }
+
+    /// Answers an incoming call. Returns the state (ANSWERED).
+    @discardableResult
+    public func answer() async throws -> CallState {
+        try core.withLock { c in
+            switch c.state {
+            case .callIncoming, .ringIncoming: break
+            case .idle, .waiting: throw CallError.hangup("no incoming call on port \(port) to answer")
+            default: throw CallError.error("cannot answer on port \(port): the channel is \(c.state.rawValue)")
+            }
+            c.state = .answering
+            switch kind {
+            case .fxs:
+                send(.stopTone)
+                send(.hook(.polarityReversed))
+            default:
+                send(.hook(.offHook))
+            }
+            enableDetection(digits: true, progress: kind == .fxo)
+            enterAnswered(&c)
+        }
+        return state
+    }
+
+    /// Refuses an incoming call with `cause` (default REJECTED). An analog FXO line cannot
+    /// refuse a call: it is left to ring out unanswered. On an FXS port the telephone hears
+    /// busy tone. Returns the state.
+    @discardableResult
+    public func reject(cause: CallCause = .rejected) throws -> CallState {
+        let allowed: Set<CallCause> = [.busy, .noAnswer, .unobtainable, .changed, .outOfOrder, .barred, .rejected, .noChannels, .congestion]
+        guard allowed.contains(cause) else { throw CallError.error("\(cause.rawValue) is not a cause a call can be rejected with") }
+        return try core.withLock { c in
+            switch c.state {
+            case .callIncoming, .ringIncoming: break
+            case .answered: return release(&c, cause, raw: "rejected here")
+            case .idle, .waiting: throw CallError.hangup("no call on port \(port) to reject")
+            default: throw CallError.error("cannot reject on port \(port): the channel is \(c.state.rawValue)")
+            }
+            if kind == .fxs {
+                finish(&c, cause, raw: "rejected here")
+                send(.playTone(engine.toneID(for: cause == .congestion ? .congestion : .busy), samples: 0))
+            } else {
+                finish(&c, cause, raw: "rejected here; left to ring out")
+                c.phase = .ignoringRings
+                c.phaseTimer = setTimer(&c, after: configuration.ringGap)
+            }
+            return c.state
+        }
+    }
+
+    // MARK: Ending
+
+    /// Releases the call with cause NORMAL (safe when idle) and returns the state.
+    @discardableResult
+    public func hangUp() async -> CallState {
+        core.withLock { c in
+            if c.state != .idle && c.state != .waiting { _ = release(&c, .normal, raw: "hung up here") }
+        }
+        return await waitForIdle(timeout: .seconds(60))
+    }
+
+    /// Waits until the call is idle, up to `timeout` of line time; returns the state.
+    @discardableResult
+    public func waitForIdle(timeout: Duration? = nil) async -> CallState {
+        await wait(until: timeout) { c in c.state == .idle ? c.state : nil } timedOut: { $0.state }
+    }
+
+    /// Waits `seconds` of line time, or until the call goes idle if it is in one; true if
+    /// the time passed. (For tests and tools that pace themselves in line time.)
+    public func waitForIdleOrTime(_ seconds: Double) async -> Bool {
+        await wait(until: .milliseconds(Int(seconds * 1000))) { _ in nil as Bool? } timedOut: { _ in true }
+    }
+
+    func cardClosed() {
+        core.withLock { c in
+            if c.isInCall { finish(&c, .outOfOrder, raw: "card closed") }
+            resumeAll(&c)
+        }
+    }
+
+    // MARK: Connecting two calls
+
+    /// Connects this answered call full duplex to `other` (also answered). While connected,
+    /// receiving works and transmitting (digits, tones, files) fails. Returns false when
+    /// `other` is not answered.
+    public func connect(_ other: CallChannel) throws -> Bool {
+        guard other !== self else { throw CallError.error("a channel cannot be connected to itself") }
+        try core.withLock { c in
+            try requireAnswered(c, "connect")
+            if c.connectedTo != nil { throw CallError.error("port \(port) is already connected to port \(c.connectedTo!)") }
+            if c.playingDigits { throw CallError.error("port \(port) is transmitting; stop it before connecting") }
+        }
+        let ok = try other.core.withLock { o -> Bool in
+            guard o.state == .answered else { return false }
+            if o.connectedTo != nil { throw CallError.error("port \(other.port) is already connected to port \(o.connectedTo!)") }
+            if o.playingDigits { throw CallError.error("port \(other.port) is transmitting; stop it before connecting") }
+            o.connectedTo = port
+            o.details.connectedPort = port
+            return true
+        }
+        guard ok else { return false }
+        core.withLock { c in
+            c.connectedTo = other.port
+            c.details.connectedPort = other.port
+        }
+        send(.listen(to: Int32(other.port)))
+        other.send(.listen(to: Int32(port)))
+        return true
+    }
+
+    /// Ends a connection made with `connect`. Returns true (also when not connected).
+    @discardableResult
+    public func disconnect() -> Bool {
+        let peer = core.withLock { c -> Int? in
+            defer { c.connectedTo = nil; c.details.connectedPort = nil }
+            return c.connectedTo
+        }
+        guard let peer else { return true }
+        send(.stopListening)
+        if let other = directory.channel(peer) { other.peerDisconnected() }
+        return true
+    }
+
+    func peerDisconnected() {
+        core.withLock { c in
+            c.connectedTo = nil
+            c.details.connectedPort = nil
+        }
+        send(.stopListening)
+    }
+
+    // MARK: Media properties
+
+    /// Plays DTMF digits (reference: dtmf-player.txt).
+    public var dtmfPlayer: DTMFPlayer { DTMFPlayer(channel: self) }
+    /// Collects the DTMF digits received during a call.
+    public var dtmfDetector: DTMFDetector { DTMFDetector(channel: self) }
+
+    // MARK: Rules shared by media functions
+
+    func requireAnswered(_ c: ChannelCore, _ what: String) throws {
+        if c.state == .idle || c.state == .waiting { throw CallError.hangup("port \(port) has no call (IDLE): cannot \(what)") }
+        guard c.state == .answered else {
+            throw CallError.error("cannot \(what) on port \(port): the call is \(c.state.rawValue), not ANSWERED")
+        }
+    }
+
+    // MARK: Engine commands
+
+    func send(_ operation: EngineCommand.Operation) {
+        // The command queue holds 1024; a full queue means the engine is not running.
+        try? engine.submit(EngineCommand(port: port, operation))
+    }
+
+    func setTimer(_ c: inout ChannelCore, after duration: Duration) -> Int32 {
+        let id = c.newTimerID()
+        send(.setTimer(id: id, lineTime: max(engine.lineTime, c.now) + duration.samples))
+        return id
+    }
+
+    func cancelTimer(_ id: inout Int32?) {
+        if let timer = id { send(.cancelTimer(id: timer)) }
+        id = nil
+    }
+
+    func enableDetection(digits: Bool, progress: Bool) {
+        send(.detectDigits(digits))
+        send(.detectCallProgress(progress))
+        send(.detectActivity(threshold: Int16(configuration.activityThreshold), startMilliseconds: 40, stopMilliseconds: 300))
+    }
+
+    func disableDetection() {
+        send(.detectDigits(false))
+        send(.filterDialTone(false))
+        send(.detectCallProgress(false))
+        send(.detectActivity(threshold: 0, startMilliseconds: 0, stopMilliseconds: 0))
+    }
+
+    // MARK: Waiting
+
+    /// Waits until `check` returns a value or `timeout` of line time passes (then
+    /// `timedOut`). The check runs under the channel's lock after every change.
+    func wait<T: Sendable>(until timeout: Duration?, _ check: @escaping @Sendable (inout ChannelCore) -> T?,
+                           timedOut: @escaping @Sendable (inout ChannelCore) -> T) async -> T {
+        let id = waiterCounter.add(1, ordering: .relaxed).newValue
+        return await withCheckedContinuation { (continuation: CheckedContinuation<T, Never>) in
+            let immediate = core.withLock { c -> T? in
+                // The program is waiting again: virtual line time may run.
+                c.pendingHold = nil
+                if let ready = check(&c) { return ready }
+                let timer = timeout.map { setTimer(&c, after: $0) }
+                c.waiters.append(Waiter(id: id) { c in
+                    if let ready = check(&c) {
+                        if let timer { self.send(.cancelTimer(id: timer)) }
+                        return { continuation.resume(returning: ready) }
+                    }
+                    if let timer, c.firedTimers.contains(timer) {
+                        let value = timedOut(&c)
+                        return { continuation.resume(returning: value) }
+                    }
+                    return nil
+                })
+                return nil
+            }
+            if let immediate { continuation.resume(returning: immediate) }
+        }
+    }
+
+    /// Polls every waiter; returns the resumptions to run outside the lock.
+    func pollWaiters(_ c: inout ChannelCore) -> [@Sendable () -> Void] {
+        var ready: [@Sendable () -> Void] = []
+        var remaining: [Waiter] = []
+        for waiter in c.waiters {
+            if let resume = waiter.poll(&c) { ready.append(resume) } else { remaining.append(waiter) }
+        }
+        c.waiters = remaining
+        return ready
+    }
+
+    private func resumeAll(_ c: inout ChannelCore) {
+        for resume in pollWaiters(&c) { resume() }
+    }
+
+    // MARK: Events
+
+    /// Called on the engine's dispatcher thread for each event on this port.
+    func handle(_ event: EngineEvent) {
+        let resumptions = core.withLock { c -> [@Sendable () -> Void] in
+            c.now = event.lineTime
+            if case .timer(let id) = event.kind { c.firedTimers.insert(id) }
+            apply(event, &c)
+            let ready = pollWaiters(&c)
+            if case .timer(let id) = event.kind { c.firedTimers.remove(id) }
+            if !ready.isEmpty, engine.configuration.clock == .virtual {
+                // Keep line time still until the program waits again (or briefly, if it never does).
+                c.pendingHold = engine.holdClock()
+                c.holdGeneration += 1
+                let generation = c.holdGeneration
+                DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(50)) { [weak self] in
+                    self?.core.withLock { c in if c.holdGeneration == generation { c.pendingHold = nil } }
+                }
+            }
+            return ready
+        }
+        for resume in resumptions { resume() }
+    }
+}
+
+extension Duration {
+    /// Samples of line time (8 kHz).
+    var samples: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 8000 + attoseconds / 125_000_000_000_000
+    }
+}

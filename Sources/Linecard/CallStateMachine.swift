@@ -1,0 +1,299 @@
+import LinecardDSP
+import LinecardEngine
+
+/// How a channel follows its line: the reactions to engine events, under the channel's lock.
+extension CallChannel {
+    func beginCall(_ c: inout ChannelCore) {
+        c.cause = .normal
+        c.details = CallDetails()
+        c.digitBuffer.removeAll()
+        c.sawRingback = false
+        c.dialled = ""
+        c.firedTimers.removeAll()
+    }
+
+    func enterAnswered(_ c: inout ChannelCore) {
+        send(.detectDigits(true))
+        c.state = .answered
+        c.phase = .answered
+        c.details.answeredAt = c.now
+        c.digitBuffer.removeAll()
+        cancelTimer(&c.phaseTimer)
+        cancelTimer(&c.callTimer)
+        cancelTimer(&c.voiceCheckTimer)
+    }
+
+    /// Ends the call from this side: the line is released.
+    @discardableResult
+    func release(_ c: inout ChannelCore, _ cause: CallCause, raw: String) -> CallState {
+        switch kind {
+        case .fxs:
+            if c.phase == .ringingTelephone { send(.hook(.ringStop)) }
+            send(.hook(.polarityNormal))
+        default:
+            send(.hook(.onHook))
+        }
+        finish(&c, cause, raw: raw)
+        return c.state
+    }
+
+    /// The call is over (whoever ended it): media stops, state becomes IDLE with `cause`.
+    func finish(_ c: inout ChannelCore, _ cause: CallCause, raw: String) {
+        send(.stopDigits)
+        send(.stopTone)
+        send(.stopPlayback)
+        disableDetection()
+        cancelTimer(&c.phaseTimer)
+        cancelTimer(&c.callTimer)
+        cancelTimer(&c.voiceCheckTimer)
+        cancelTimer(&c.silenceTimer)
+        cancelTimer(&c.pulseTimer)
+        c.pulseSteps.removeAll()
+        c.playingDigits = false
+        if let peer = c.connectedTo {
+            c.connectedTo = nil
+            c.details.connectedPort = nil
+            send(.stopListening)
+            if let other = directory.channel(peer) { other.peerDisconnected() }
+        }
+        c.state = .idle
+        c.phase = .none
+        c.cause = cause
+        c.details.rawCause = raw
+        c.details.endedAt = c.now
+    }
+
+    func apply(_ event: EngineEvent, _ c: inout ChannelCore) {
+        switch event.kind {
+        case .timer(let id): timerFired(id, &c)
+        case .callProgressStarted(let tone): heard(tone, &c)
+        case .callProgressEnded: break
+        case .line(let signal, let value): lineSignal(signal, value: value, &c)
+        case .digitStarted(let code, _): received(Character(Unicode.Scalar(code)), &c)
+        case .digitEnded: break
+        case .digitsSent:
+            if c.phase == .dialling { dialled(&c) }
+            c.digitsDone = true
+        case .activityStarted: activity(started: true, &c)
+        case .activityStopped: activity(started: false, &c)
+        case .toneFinished, .playbackFinished: break
+        }
+    }
+
+    private func timerFired(_ id: Int32, _ c: inout ChannelCore) {
+        if id == c.phaseTimer {
+            c.phaseTimer = nil
+            switch c.phase {
+            case .seizing: release(&c, .outOfOrder, raw: "no dial tone")
+            case .incomingRinging: finish(&c, .normal, raw: "the caller hung up before the call was answered")
+            case .ignoringRings: c.phase = .none
+            case .collecting: dialComplete(&c)
+            default: break
+            }
+        } else if id == c.callTimer {
+            c.callTimer = nil
+            if c.state == .ringOutgoing {
+                release(&c, .noAnswer, raw: "no answer in time")
+            } else if c.state == .callOutgoing {
+                release(&c, .timeout, raw: "no call progress in time")
+            }
+        } else if id == c.voiceCheckTimer {
+            c.voiceCheckTimer = nil
+            if c.phase == .progress, !c.toneSinceVoice, configuration.answerDetection != .polarityReversal {
+                c.details.farEndType = .live
+                enterAnswered(&c)
+                c.details.answeredAt = c.voiceStartedAt
+            }
+        } else if id == c.silenceTimer {
+            c.silenceTimer = nil
+            if c.phase == .answered { release(&c, .normal, raw: "silence") }
+        } else if id == c.pulseTimer {
+            c.pulseTimer = nil
+            nextPulse(&c)
+        }
+    }
+
+    private func heard(_ tone: CallProgressTone, _ c: inout ChannelCore) {
+        switch c.phase {
+        case .seizing:
+            guard tone == .dial else { return }
+            cancelTimer(&c.phaseTimer)
+            c.phase = .dialling
+            send(.detectCallProgress(false))
+            send(.detectCallProgress(true))
+            if configuration.pulseDialling {
+                c.pulseSteps = pulses(for: c.details.calledNumber)
+                nextPulse(&c)
+            } else {
+                send(.sendDigits(DigitString(c.details.calledNumber)!))
+            }
+        case .progress:
+            c.toneSinceVoice = true
+            switch tone {
+            case .ringback:
+                c.sawRingback = true
+                c.state = .ringOutgoing
+            case .busy: release(&c, .busy, raw: "busy tone")
+            case .congestion: release(&c, .congestion, raw: "congestion tone")
+            case .specialInformation: release(&c, .unobtainable, raw: "special information tone")
+            case .dial: break
+            }
+        case .answered where configuration.clearOnTone && kind == .fxo:
+            if tone == .busy || tone == .congestion || tone == .dial {
+                release(&c, .normal, raw: "\(tone) tone after the far end hung up")
+            }
+        default: break
+        }
+    }
+
+    private func dialled(_ c: inout ChannelCore) {
+        c.phase = .progress
+        c.toneSinceVoice = false
+    }
+
+    private func lineSignal(_ signal: LineEvent.Kind, value: Int32, _ c: inout ChannelCore) {
+        switch signal {
+        case .polarityReversal:
+            if c.phase == .progress, configuration.answerDetection != .voiceAfterRingback {
+                enterAnswered(&c)
+            } else if c.phase == .answered, kind == .fxo {
+                release(&c, .normal, raw: "polarity reversal (far end hung up)")
+            }
+        case .loopCurrentDrop:
+            if c.phase == .answered {
+                release(&c, .normal, raw: "loop current drop (far end hung up)")
+            } else if c.isInCall {
+                release(&c, .failed, raw: "loop current drop")
+            }
+        case .ringBegin:
+            switch c.state {
+            case .idle, .waiting:
+                guard c.phase != .ignoringRings else {
+                    cancelTimer(&c.phaseTimer)
+                    c.phaseTimer = setTimer(&c, after: configuration.ringGap)
+                    return
+                }
+                beginCall(&c)
+                c.state = .callIncoming
+                c.phase = .incomingRinging
+                c.phaseTimer = setTimer(&c, after: configuration.ringGap)
+            case .callIncoming, .ringIncoming:
+                cancelTimer(&c.phaseTimer)
+                c.phaseTimer = setTimer(&c, after: configuration.ringGap)
+            default: break
+            }
+        case .ringEnd: break
+        case .offHook:
+            guard kind == .fxs else { return }
+            if c.phase == .ringingTelephone {
+                send(.hook(.polarityReversed))
+                enterAnswered(&c)
+                c.details.farEndType = .live
+            } else if !c.isInCall {
+                // The telephone was lifted: give it dial tone and collect what it dials.
+                beginCall(&c)
+                c.phase = .collecting
+                send(.playTone(engine.toneID(for: .dial), samples: 0))
+                send(.filterDialTone(true))
+                send(.detectDigits(true))
+                c.phaseTimer = setTimer(&c, after: .seconds(15))
+            }
+        case .onHook:
+            guard kind == .fxs else { return }
+            if c.phase == .collecting {
+                send(.stopTone)
+                cancelTimer(&c.phaseTimer)
+                disableDetection()
+                c.phase = .none
+            } else if c.isInCall {
+                release(&c, .normal, raw: "the telephone hung up")
+            } else {
+                send(.stopTone)
+            }
+        case .flash: break
+        case .alarm, .removed:
+            c.outOfService = signal == .alarm ? "the line is in alarm" : "the device was removed"
+            if c.isInCall { release(&c, .outOfOrder, raw: c.outOfService!) }
+        case .alarmCleared:
+            if c.outOfService == "the line is in alarm" { c.outOfService = nil }
+        case .readOverrun, .writeUnderrun: break
+        case .hookFailed:
+            if c.isInCall { finish(&c, .failed, raw: "the card refused a hook command (errno \(value))") }
+        }
+    }
+
+    private func received(_ digit: Character, _ c: inout ChannelCore) {
+        if c.phase == .collecting {
+            send(.stopTone)
+            cancelTimer(&c.phaseTimer)
+            if digit == "#" {
+                dialComplete(&c)
+                return
+            }
+            c.dialled.append(digit)
+            if c.dialled.count >= configuration.maximumDialledDigits {
+                dialComplete(&c)
+            } else {
+                c.phaseTimer = setTimer(&c, after: configuration.interdigitTimeout)
+            }
+            return
+        }
+        if c.isInCall { c.digitBuffer.append((digit, c.now)) }
+    }
+
+    private func dialComplete(_ c: inout ChannelCore) {
+        cancelTimer(&c.phaseTimer)
+        send(.filterDialTone(false))
+        c.details.calledNumber = c.dialled
+        c.state = .callIncoming
+        c.phase = .incomingRinging
+    }
+
+    private func activity(started: Bool, _ c: inout ChannelCore) {
+        switch c.phase {
+        case .progress where started && configuration.answerDetection != .polarityReversal:
+            // Voice after ringback means an answer; but a ringback burst also starts with
+            // activity, so wait until a ringback could have been recognised. A check already
+            // under way for voice that no tone has contradicted stands.
+            if c.voiceCheckTimer != nil, !c.toneSinceVoice { return }
+            c.voiceStartedAt = c.now
+            c.toneSinceVoice = false
+            cancelTimer(&c.voiceCheckTimer)
+            c.voiceCheckTimer = setTimer(&c, after: .milliseconds(2600))
+        case .answered:
+            if started {
+                cancelTimer(&c.silenceTimer)
+            } else if let limit = configuration.silenceLimit {
+                c.silenceTimer = setTimer(&c, after: limit)
+            }
+        default: break
+        }
+    }
+
+    // MARK: Pulse dialling
+
+    /// 10 pulses a second, 60 ms break and 40 ms make, 700 ms between digits.
+    private func pulses(for number: String) -> [(HookCommand, Int)] {
+        var steps: [(HookCommand, Int)] = []
+        for ch in number {
+            guard let d = ch.wholeNumberValue else { continue }
+            for _ in 0..<(d == 0 ? 10 : d) {
+                steps.append((.onHook, 60))
+                steps.append((.offHook, 40))
+            }
+            steps[steps.count - 1].1 += 700
+        }
+        return steps
+    }
+
+    private func nextPulse(_ c: inout ChannelCore) {
+        guard c.phase == .dialling else { return }
+        guard !c.pulseSteps.isEmpty else {
+            dialled(&c)
+            return
+        }
+        let (hook, milliseconds) = c.pulseSteps.removeFirst()
+        send(.hook(hook))
+        c.pulseTimer = setTimer(&c, after: .milliseconds(milliseconds))
+    }
+}

@@ -1,0 +1,85 @@
+/// The state of a call on a channel (the reference's `UASCallChannel.State`).
+public enum CallState: String, Sendable, CaseIterable, Codable {
+    /// Waiting for an incoming call.
+    case waiting = "WAITING"
+    /// An incoming call was detected.
+    case callIncoming = "CALL_INCOMING"
+    /// An incoming call is ringing.
+    case ringIncoming = "RING_INCOMING"
+    /// An incoming call is being answered.
+    case answering = "ANSWERING"
+    /// The call is answered (connected).
+    case answered = "ANSWERED"
+    /// An outbound call is being placed.
+    case callOutgoing = "CALL_OUTGOING"
+    /// An outbound call is ringing.
+    case ringOutgoing = "RING_OUTGOING"
+    case holding = "HOLDING"
+    case onHold = "ON_HOLD"
+    case transferring = "TRANSFERRING"
+    case transferred = "TRANSFERRED"
+    /// A transferred call is being retrieved.
+    case reconnecting = "RECONNECTING"
+    case error = "ERROR"
+    /// No call: the line is idle, assumed after a hang-up.
+    case idle = "IDLE"
+}
+
+/// Why a call ended (the reference's `UASCallChannel.Cause`). NORMAL while a call is not idle.
+public enum CallCause: String, Sendable, CaseIterable, Codable {
+    /// Timed out waiting for a call event (e.g. no dial tone, no progress at all).
+    case timeout = "TIMEOUT"
+    case error = "ERROR"
+    case normal = "NORMAL"
+    case busy = "BUSY"
+    /// The destination rang but did not answer in time.
+    case noAnswer = "NOANSWER"
+    case unobtainable = "UNOBTAINABLE"
+    case changed = "CHANGED"
+    /// The line is out of service (no dial tone, alarm, device removed).
+    case outOfOrder = "OUTOFORDER"
+    case barred = "BARRED"
+    case rejected = "REJECTED"
+    case noChannels = "NOCHANNELS"
+    case congestion = "CONGESTION"
+    /// See `CallDetails.rawCause`.
+    case failed = "FAILED"
+    case other = "OTHER"
+}
+
+/// What is at the far end, as far as the channel could tell.
+public enum FarEndType: String, Sendable, Codable {
+    case live = "LIVE"
+    case answerMachine = "ANSWER_MACHINE"
+    case faxMachine = "FAX_MACHINE"
+    case unknown = "UNKNOWN"
+}
+
+/// Details of the current or last call.
+public struct CallDetails: Sendable, Equatable {
+    public var farEndType: FarEndType = .unknown
+    /// What ended the call, in the line's own words (e.g. "busy tone", "loop current drop").
+    public var rawCause: String = ""
+    public var callingNumber: String = ""
+    public var calledNumber: String = ""
+    /// The port of the channel this one is connected to.
+    public var connectedPort: Int?
+    /// Line time (samples) when the call was answered, and when it ended.
+    public var answeredAt: Int64?
+    public var endedAt: Int64?
+}
+
+/// The two errors of the reference API.
+public enum CallError: Error, Equatable, CustomStringConvertible {
+    /// The call is IDLE (hung up).
+    case hangup(String)
+    /// The call is in the wrong state for the request, or the request is invalid.
+    case error(String)
+
+    public var description: String {
+        switch self {
+        case .hangup(let what): "Hangup: \(what)"
+        case .error(let what): "Error: \(what)"
+        }
+    }
+}

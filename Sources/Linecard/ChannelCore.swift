@@ -1,0 +1,70 @@
+import LinecardDSP
+import LinecardEngine
+
+/// Everything a channel knows, guarded by the channel's lock. Events from the engine and
+/// calls from the program both change it; waiters look at it after every change.
+struct ChannelCore: Sendable {
+    enum Phase: Equatable {
+        case none
+        // FXO outgoing
+        case seizing, dialling, progress
+        // FXO incoming
+        case incomingRinging
+        /// Rejected on an analog line: let the rings run out.
+        case ignoringRings
+        // FXS
+        case ringingTelephone, collecting
+        case answered
+    }
+
+    var state: CallState = .idle
+    var cause: CallCause = .normal
+    var details = CallDetails()
+    var phase: Phase = .none
+    var now: Int64 = 0
+
+    // Outgoing call progress.
+    var sawRingback = false
+    var voiceCheckTimer: Int32?
+    var voiceStartedAt: Int64 = 0
+    var toneSinceVoice = false
+    var pulseSteps: [(HookCommand, Int)] = []
+    var pulseTimer: Int32?
+
+    // Timers owned by the state machine.
+    var phaseTimer: Int32?
+    var callTimer: Int32?
+    var silenceTimer: Int32?
+
+    // Incoming / FXS collection.
+    var dialled = ""
+
+    // Media.
+    var digitBuffer: [(digit: Character, lineTime: Int64)] = []
+    var playingDigits = false
+    var digitsDone = false
+    var connectedTo: Int?
+    /// Why the line cannot take calls now (alarm, device removed), or nil.
+    var outOfService: String?
+
+    // Waiting.
+    var waiters: [Waiter] = []
+    var nextTimerID: Int32 = 1
+    var firedTimers: Set<Int32> = []
+    var pendingHold: ClockHold?
+    var holdGeneration = 0
+
+    mutating func newTimerID() -> Int32 {
+        nextTimerID += 1
+        return nextTimerID
+    }
+
+    var isInCall: Bool { state != .idle && state != .waiting }
+}
+
+/// One party waiting on a channel: polled after every change; returns the work that resumes
+/// it once its condition holds.
+struct Waiter: Sendable {
+    let id: Int
+    let poll: @Sendable (inout ChannelCore) -> (@Sendable () -> Void)?
+}
