@@ -63,7 +63,7 @@ let package = Package(
             name: "LinecardEngineTests",
             dependencies: ["LinecardEngine", "SimulatedCard", "AllocationCounter"]),
         .testTarget(name: "SimulatedCardTests", dependencies: ["SimulatedCard", "LinecardEngine"]),
-        .testTarget(name: "LinecardTests", dependencies: ["Linecard", "SimulatedCard", "LinecardEngine"]),
+        .testTarget(name: "LinecardTests", dependencies: ["Linecard", "SimulatedCard", "LinecardEngine", "LinecardDSP"]),
         // Runs the tools as processes; depending on them makes `swift build --build-tests` build them.
         .testTarget(name: "ToolTests", dependencies: ["linecard-demo"]),
     ],

@@ -18,6 +18,7 @@ public final class CallChannel: Sendable {
     let core = Mutex(ChannelCore())
     let playerStatus = Mutex<(state: DTMFPlayer.State, cause: DTMFPlayer.Cause)>((.idle, .none))
     let detectorCause = Mutex<DTMFDetector.Cause>(.none)
+    let tonePlayerSlot = Mutex<TonePlayer?>(nil)
     private let waiterCounter = Atomic<Int>(0)
 
     init(port: PortDescription, engine: Engine, configuration: ChannelConfiguration, directory: ChannelDirectory) {

@@ -50,6 +50,7 @@ extension CallChannel {
         cancelTimer(&c.pulseTimer)
         c.pulseSteps.removeAll()
         c.playingDigits = false
+        c.toneSequence = nil
         if let peer = c.connectedTo {
             c.connectedTo = nil
             c.details.connectedPort = nil
@@ -76,7 +77,9 @@ extension CallChannel {
             c.digitsDone = true
         case .activityStarted: activity(started: true, &c)
         case .activityStopped: activity(started: false, &c)
-        case .toneFinished, .playbackFinished: break
+        case .toneFinished:
+            if c.toneSequence != nil { playNextToneStep(&c) }
+        case .playbackFinished: break
         }
     }
 
@@ -127,7 +130,7 @@ extension CallChannel {
             } else {
                 send(.sendDigits(DigitString(c.details.calledNumber)!))
             }
-        case .progress:
+        case .progress, .dialling:
             c.toneSinceVoice = true
             switch tone {
             case .ringback:
@@ -154,7 +157,8 @@ extension CallChannel {
     private func lineSignal(_ signal: LineEvent.Kind, value: Int32, _ c: inout ChannelCore) {
         switch signal {
         case .polarityReversal:
-            if c.phase == .progress, configuration.answerDetection != .voiceAfterRingback {
+            // The far end may answer before the last digit's gap is over.
+            if c.phase == .progress || c.phase == .dialling, configuration.answerDetection != .voiceAfterRingback {
                 enterAnswered(&c)
             } else if c.phase == .answered, kind == .fxo {
                 release(&c, .normal, raw: "polarity reversal (far end hung up)")

@@ -1,3 +1,4 @@
+import LinecardDSP
 import LinecardEngine
 import Synchronization
 
@@ -48,6 +49,8 @@ final class ChannelDirectory: Sendable {
     }
 
     private let entries = Mutex<[WeakChannel]>([])
+    /// Tones registered with the card's engine, by what they sound like.
+    let toneCache = Mutex<[ToneSpec: ToneID]>([:])
 
     func set(_ channels: [CallChannel]) { entries.withLock { $0 = channels.map(WeakChannel.init) } }
 

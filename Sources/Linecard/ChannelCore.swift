@@ -44,6 +44,7 @@ struct ChannelCore: Sendable {
     var playingDigits = false
     var digitsDone = false
     var connectedTo: Int?
+    var toneSequence: ToneSequence?
     /// Why the line cannot take calls now (alarm, device removed), or nil.
     var outOfService: String?
 

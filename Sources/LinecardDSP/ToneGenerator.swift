@@ -23,7 +23,7 @@ public final class ToneDescriptor: @unchecked Sendable {
 
 /// What a tone sounds like: up to two frequencies, summed or amplitude-modulated, switched on
 /// and off by a cadence of up to two on/off pairs.
-public struct ToneSpec: Sendable, Equatable {
+public struct ToneSpec: Sendable, Hashable {
     public var frequency1: Int
     /// Level of `frequency1` in dBm0.
     public var level1: Int
@@ -58,6 +58,16 @@ public struct ToneSpec: Sendable, Equatable {
     /// A cadenced tone (on/off times in milliseconds).
     public static func cadenced(_ f1: Int, _ f2: Int = 0, level: Int, _ cadence: Int...) -> ToneSpec {
         ToneSpec(frequency1: f1, level1: level, frequency2: f2, level2: level, cadence: cadence)
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(frequency1)
+        hasher.combine(level1)
+        hasher.combine(frequency2)
+        hasher.combine(level2)
+        hasher.combine(modulated)
+        hasher.combine(cadenceMilliseconds.0)
+        hasher.combine(cadenceMilliseconds.1)
     }
 
     public static func == (a: ToneSpec, b: ToneSpec) -> Bool {

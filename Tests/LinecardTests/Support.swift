@@ -9,9 +9,10 @@ struct Bench {
     let sim: SimulatedCard
 
     init(exchange: ExchangeConfiguration = ExchangeConfiguration(), channels: ChannelConfiguration = ChannelConfiguration(),
-         blockSize: Int = 160) throws {
+         blockSize: Int = 160, ringCapacity: Int = 16_384) throws {
         sim = SimulatedCard(exchange: exchange)
-        card = try Card(backend: sim, engine: EngineConfiguration(blockSize: blockSize, clock: .virtual), channels: channels)
+        card = try Card(backend: sim, engine: EngineConfiguration(blockSize: blockSize, clock: .virtual, ringCapacity: ringCapacity),
+                        channels: channels)
     }
 
     func channel(_ port: Int) -> CallChannel { card.channels[port] }
