@@ -19,6 +19,11 @@ public final class CallChannel: Sendable {
     let playerStatus = Mutex<(state: DTMFPlayer.State, cause: DTMFPlayer.Cause)>((.idle, .none))
     let detectorCause = Mutex<DTMFDetector.Cause>(.none)
     let tonePlayerSlot = Mutex<TonePlayer?>(nil)
+    let fileStatus = Mutex<(player: (state: FilePlayer.State, cause: FilePlayer.Cause),
+                            recorder: (state: FileRecorder.State, cause: FileRecorder.Cause), audioDetected: Bool?)>(
+        ((.idle, .none), (.idle, .none), nil))
+    let playbackRing: SampleRing
+    let recordRing: SampleRing
     private let waiterCounter = Atomic<Int>(0)
 
     init(port: PortDescription, engine: Engine, configuration: ChannelConfiguration, directory: ChannelDirectory) {
@@ -27,6 +32,9 @@ public final class CallChannel: Sendable {
         self.engine = engine
         self.configuration = configuration
         self.directory = directory
+        // The port exists: the engine was made for this card.
+        playbackRing = try! engine.playbackRing(port: port.index)
+        recordRing = try! engine.recordRing(port: port.index)
     }
 
     // MARK: State

@@ -51,6 +51,11 @@ extension CallChannel {
         c.pulseSteps.removeAll()
         c.playingDigits = false
         c.toneSequence = nil
+        if c.playback != nil, c.playback?.outcome == nil { c.playback?.outcome = .hangup }
+        if c.recording != nil {
+            drainRecording(&c)
+            if c.recording?.outcome == nil { c.recording?.outcome = .hangup }
+        }
         if let peer = c.connectedTo {
             c.connectedTo = nil
             c.details.connectedPort = nil
@@ -79,7 +84,10 @@ extension CallChannel {
         case .activityStopped: activity(started: false, &c)
         case .toneFinished:
             if c.toneSequence != nil { playNextToneStep(&c) }
-        case .playbackFinished: break
+        case .playbackFinished:
+            if c.playback != nil, c.playback?.outcome == nil { c.playback?.outcome = .normal }
+        case .playbackNeedsData: feedPlayback(&c)
+        case .recordNeedsDraining: drainRecording(&c)
         }
     }
 
@@ -110,6 +118,9 @@ extension CallChannel {
         } else if id == c.silenceTimer {
             c.silenceTimer = nil
             if c.phase == .answered { release(&c, .normal, raw: "silence") }
+        } else if let job = c.recording, id == job.silenceTimer {
+            c.recording?.silenceTimer = nil
+            if job.outcome == nil { c.recording?.outcome = .silence }
         } else if id == c.pulseTimer {
             c.pulseTimer = nil
             nextPulse(&c)
@@ -227,6 +238,11 @@ extension CallChannel {
     }
 
     private func received(_ digit: Character, _ c: inout ChannelCore) {
+        if c.playback?.bargeIn == true, c.playback?.outcome == nil {
+            c.playback?.outcome = .bargeIn
+            send(.stopPlayback)
+        }
+        if c.recording?.bargeIn == true, c.recording?.outcome == nil { c.recording?.outcome = .bargeIn }
         if c.phase == .collecting {
             send(.stopTone)
             cancelTimer(&c.phaseTimer)
@@ -269,6 +285,15 @@ extension CallChannel {
                 cancelTimer(&c.silenceTimer)
             } else if let limit = configuration.silenceLimit {
                 c.silenceTimer = setTimer(&c, after: limit)
+            }
+            if var job = c.recording, job.outcome == nil {
+                if started {
+                    job.heardAudio = true
+                    cancelTimer(&job.silenceTimer)
+                } else if let limit = job.silenceLimit {
+                    job.silenceTimer = setTimer(&c, after: limit)
+                }
+                c.recording = job
             }
         default: break
         }

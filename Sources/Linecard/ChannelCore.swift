@@ -45,6 +45,8 @@ struct ChannelCore: Sendable {
     var digitsDone = false
     var connectedTo: Int?
     var toneSequence: ToneSequence?
+    var playback: PlaybackJob?
+    var recording: RecordingJob?
     /// Why the line cannot take calls now (alarm, device removed), or nil.
     var outOfService: String?
 

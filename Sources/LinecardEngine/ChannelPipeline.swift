@@ -26,12 +26,14 @@ final class ChannelPipeline {
     var activityRun = 0
     let receiveMeter = PowerMeter()
     var recording = false
+    var recordHighReported = false
     let recordRing: SampleRing
 
     // Transmit side
     var listeningTo: Int = -1
     var playing = false
     var finishingPlayback = false
+    var playbackLowReported = false
     let playbackRing: SampleRing
     var toneActive = false
     var toneSamplesLeft: Int64 = 0

@@ -461,7 +461,12 @@ public final class Engine: @unchecked Sendable {
             }
         }
         if p.detectingActivity { detectActivity(p, samples, bs) }
-        if p.recording { p.recordRing.writeDroppingExcess(samples, count: bs) }
+        if p.recording {
+            p.recordRing.writeDroppingExcess(samples, count: bs)
+            let high = p.recordRing.available > p.recordRing.capacity / 2
+            if high, !p.recordHighReported { emit(p.port, .recordNeedsDraining) }
+            p.recordHighReported = high
+        }
         if p.metering { p.receiveMeter.update(samples, count: bs) }
         if p.timerCount > 0 {
             p.fireTimers(dueBy: tickLineTime + Int64(bs)) { emit(p.port, .timer(id: $0)) }
@@ -513,6 +518,11 @@ public final class Engine: @unchecked Sendable {
                 let n = p.playbackRing.available >= bs || !p.finishingPlayback
                     ? p.playbackRing.readBlock(into: out, count: bs)
                     : p.playbackRing.read(into: out, count: bs)
+                if !p.finishingPlayback {
+                    let low = p.playbackRing.available < p.playbackRing.capacity / 2
+                    if low, !p.playbackLowReported { emit(p.port, .playbackNeedsData) }
+                    p.playbackLowReported = low
+                }
                 if n < bs {
                     (out + n).update(repeating: 0, count: bs - n)
                     if p.finishingPlayback, p.playbackRing.available == 0 {
@@ -638,6 +648,7 @@ public final class Engine: @unchecked Sendable {
         case .startPlayback:
             p.playing = true
             p.finishingPlayback = false
+            p.playbackLowReported = false
         case .finishPlayback:
             p.finishingPlayback = true
             if !p.playing { emit(port, .playbackFinished) }
@@ -647,6 +658,7 @@ public final class Engine: @unchecked Sendable {
             p.playbackRing.discardAll()
         case .record(let on):
             p.recording = on
+            p.recordHighReported = false
         case .listen(let other):
             p.listeningTo = Int(other)
         case .stopListening:

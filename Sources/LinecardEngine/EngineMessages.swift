@@ -106,6 +106,10 @@ public struct EngineEvent: Sendable, BitwiseCopyable, Equatable {
         /// in dBm0 over the last block.
         case activityStarted(level: Int32)
         case activityStopped
+        /// The port's playback ring fell below half full while playing (refill it).
+        case playbackNeedsData
+        /// The port's record ring rose above half full while recording (drain it).
+        case recordNeedsDraining
     }
 
     /// Samples since the engine started, when the tick noticed.

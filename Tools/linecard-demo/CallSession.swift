@@ -131,7 +131,7 @@ final class CallSession: @unchecked Sendable {
         case .digitsSent: text = "finished sending DTMF"
         case .toneFinished: text = "tone finished"
         case .playbackFinished: text = "playback finished"
-        case .timer, .activityStarted, .activityStopped: return
+        case .timer, .activityStarted, .activityStopped, .playbackNeedsData, .recordNeedsDraining: return
         }
         print(String(format: "%9.3f s  port %d  %@", event.seconds, Int(event.port), text))
     }
