@@ -9,6 +9,7 @@ packages=(
     libtiff-dev      # spandsp.h includes tiffio.h
     libasound2-dev   # ALSA backend
     dahdi-source     # the kernel's dahdi/user.h, to check our DAHDI ABI against
+    espeak-ng        # speech for the DTMF talk-off test
 )
 
 missing=()
