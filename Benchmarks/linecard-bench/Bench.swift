@@ -12,7 +12,7 @@ struct Bench: ParsableCommand {
         commandName: "linecard-bench",
         abstract: "Benchmarks of the Linecard engine, each against a baseline run in the same process.",
         discussion: "Build in release mode: swift run -c release linecard-bench engine. docs/PERFORMANCE.md records the figures.",
-        subcommands: [EngineBench.self, PacedBench.self])
+        subcommands: [EngineBench.self, PacedBench.self, LatencyBench.self])
 }
 
 /// DTMF generation and detection on every channel: raw spandsp in a C loop, then the same
@@ -200,3 +200,71 @@ struct PacedBench: ParsableCommand {
 }
 
 private func round3(_ x: Double) -> Double { (x * 1000).rounded() / 1000 }
+
+/// How soon after a digit reaches a port its detector reports it.
+struct LatencyBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "latency",
+        abstract: "Line time from a digit on the line to the detector's start and end events.",
+        discussion: """
+            Port 0 calls port 1 through the simulated exchange and sends digits of the \
+            minimum duration (40 ms on, 60 ms off); port 1 detects them. For each digit: the \
+            start event's lag behind the moment the digit had lasted 40 ms, and the end \
+            event's lag behind the digit's end, both in milliseconds of line time, from when \
+            the audio reached port 1 to the end of the block in which the event fired.
+
+            Example:
+              swift run -c release linecard-bench latency --digits 160
+            """)
+
+    @Option(help: "Digits to send.") var digits = 160
+    @Option(help: "Block sizes in samples, comma separated.") var blocks = "8,160"
+    @Flag(help: "Print one JSON object per block size.") var json = false
+
+    func run() throws {
+        for block in blocks.split(separator: ",").compactMap({ Int($0) }) {
+            let card = SimulatedCard(fxoPorts: 2, fxsPorts: 0)
+            let engine = try Engine(card: card, configuration: EngineConfiguration(blockSize: block, clock: .virtual))
+            try EngineBench.connectPairs(engine: engine, card: card, channels: 2)
+            try engine.submit(EngineCommand(port: 0, .configureDigits(level: -10, twist: 0, onMilliseconds: 40, offMilliseconds: 60)))
+            try engine.runTicks(1)
+            let keys = Array("0123456789ABCD*#")
+            var startLags: [Double] = [], endLags: [Double] = []
+            var missed = 0
+            for i in 0..<digits {
+                // The digit leaves port 0 in the tick that takes the command, and reaches port 1
+                // one block later (the exchange carries audio with one block of delay).
+                let sentAt = engine.lineTime
+                let arrives = sentAt + Int64(block)
+                try engine.submit(EngineCommand(port: 0, .sendDigits(DigitString(String(keys[i % keys.count]))!)))
+                var started: Int64?, ended: Int64?
+                try engine.runTicks(120 * 8 / block) { event in
+                    guard event.port == 1 else { return }
+                    switch event.kind {
+                    case .digitStarted: if started == nil { started = event.lineTime + Int64(block) }
+                    case .digitEnded: if ended == nil { ended = event.lineTime + Int64(block) }
+                    default: break
+                    }
+                }
+                guard let started, let ended else { missed += 1; continue }
+                startLags.append(Double(started - (arrives + 320)) / 8)
+                endLags.append(Double(ended - (arrives + 320)) / 8)
+            }
+            engine.shutdown()
+            func summary(_ v: [Double]) -> (Double, Double, Double) {
+                let sorted = v.sorted()
+                return (sorted.first ?? .nan, sorted[sorted.count / 2], sorted.last ?? .nan)
+            }
+            let s = summary(startLags), e = summary(endLags)
+            if json {
+                let row: [String: Any] = ["block": block, "digits": digits, "missed": missed,
+                                          "start_lag_ms_min": s.0, "start_lag_ms_median": s.1, "start_lag_ms_max": s.2,
+                                          "end_lag_ms_min": e.0, "end_lag_ms_median": e.1, "end_lag_ms_max": e.2]
+                print(String(decoding: try JSONSerialization.data(withJSONObject: row, options: [.sortedKeys]), as: UTF8.self))
+            } else {
+                print(String(format: "block %3d: %d digits, %d missed; start reported %.1f / %.1f / %.1f ms (min/median/max) after the digit had lasted 40 ms; end reported %.1f / %.1f / %.1f ms after the digit ended",
+                             block, digits, missed, s.0, s.1, s.2, e.0, e.1, e.2))
+            }
+        }
+    }
+}
