@@ -200,12 +200,14 @@ public final class SimulatedCard: CardBackend, @unchecked Sendable {
     /// The number that rings an FXO port from another port (see the numbering plan).
     public func number(ofPort port: Int) -> String { exchangeConfiguration.number(ofPort: port) }
 
-    /// Rings FXO `port` with an incoming call from a scripted caller.
-    public func placeCall(toPort port: Int, from callerNumber: String = "5550100", caller: Person = Person()) throws {
+    /// Rings FXO `port` with an incoming call from a scripted caller, over a line with
+    /// `impairments`.
+    public func placeCall(toPort port: Int, from callerNumber: String = "5550100", caller: Person = Person(),
+                          impairments: Impairments = Impairments()) throws {
         guard port >= 0, port < ports.count, ports[port].kind == .fxo else {
             throw CardError.device("port \(port) is not an FXO port of \(name)")
         }
-        let index = exchange.addCaller(RouteRuntime(number: callerNumber, route: Route(.person(caller)), seed: 77))
+        let index = exchange.addCaller(RouteRuntime(number: callerNumber, route: Route(.person(caller), impairments: impairments), seed: 77))
         try send(.call(port: Int32(port), route: Int32(index)))
     }
 
