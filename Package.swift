@@ -11,10 +11,15 @@ let package = Package(
         .library(name: "Linecard", targets: ["Linecard"]),
         .executable(name: "linecard-demo", targets: ["linecard-demo"]),
         .executable(name: "linecard-bench", targets: ["linecard-bench"]),
+        .executable(name: "linecard-gateway", targets: ["linecard-gateway"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // C boundaries: system libraries found through pkg-config.
@@ -27,6 +32,15 @@ let package = Package(
         .systemLibrary(
             name: "CTiff", path: "Sources/CTiff", pkgConfig: "libtiff-4",
             providers: [.apt(["libtiff-dev"])]),
+        .systemLibrary(
+            name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(
+            name: "CEspeak", path: "Sources/CEspeak", pkgConfig: "espeak-ng",
+            providers: [.apt(["libespeak-ng-dev"])]),
+        .systemLibrary(
+            name: "CSampleRate", path: "Sources/CSampleRate", pkgConfig: "samplerate",
+            providers: [.apt(["libsamplerate0-dev"])]),
         // The DAHDI userspace ABI, written from the documented x86_64 facts.
         .target(name: "CDahdi", path: "CDahdi"),
 
@@ -36,6 +50,24 @@ let package = Package(
             dependencies: ["LinecardDSP", .product(name: "Logging", package: "swift-log")]),
         .target(name: "SimulatedCard", dependencies: ["LinecardEngine", "LinecardDSP"]),
         .target(name: "Linecard", dependencies: ["LinecardEngine", "LinecardDSP"]),
+
+        .target(
+            name: "LinecardGateway",
+            dependencies: [
+                "Linecard", "LinecardEngine", "SimulatedCard", "CSQLite", "CEspeak", "CSampleRate",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .executableTarget(
+            name: "linecard-gateway",
+            dependencies: [
+                "LinecardGateway",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Tools/linecard-gateway"),
 
         .executableTarget(
             name: "linecard-demo",
@@ -66,6 +98,7 @@ let package = Package(
         .testTarget(name: "LinecardTests", dependencies: ["Linecard", "SimulatedCard", "LinecardEngine", "LinecardDSP"]),
         // Runs the tools as processes; depending on them makes `swift build --build-tests` build them.
         .testTarget(name: "ToolTests", dependencies: ["linecard-demo"]),
+        .testTarget(name: "GatewayTests", dependencies: ["LinecardGateway", "Linecard", "linecard-gateway"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Linecard builds and tests with, when any is missing.
-# Used by `make demo` and `make test`; safe to run again.
+# Used by `make run` and `make test`; safe to run again.
 set -euo pipefail
 
 packages=(
@@ -10,6 +10,10 @@ packages=(
     libasound2-dev   # ALSA backend
     dahdi-source     # the kernel's dahdi/user.h, to check our DAHDI ABI against
     espeak-ng        # speech for the DTMF talk-off test
+    libespeak-ng-dev # the gateway's text to speech
+    libsamplerate0-dev # speech from 22.05 kHz down to the line's 8 kHz
+    libsqlite3-dev   # the gateway's durable call queue
+    python3          # the reference HTTP client, in the gateway tests
 )
 
 missing=()

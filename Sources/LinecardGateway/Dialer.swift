@@ -1,0 +1,236 @@
+import Foundation
+import Linecard
+import Logging
+import Synchronization
+
+/// Works the call queue: one worker per calling line, each taking the request that is due
+/// soonest, placing the call, playing the message and recording the outcome. As many calls
+/// run at once as there are lines; the rest wait in the queue.
+final class Dialer: Sendable {
+    private let card: Card
+    private let queue: CallQueue
+    private let configuration: GatewayConfiguration
+    private let metrics: GatewayMetrics
+    private let logger: Logger
+    private let audioFolder: URL
+    private let stopping = Atomic<Bool>(false)
+    private let wakeups: [Int: AsyncStream<Void>.Continuation]
+    private let streams: Mutex<[Int: AsyncStream<Void>]>
+    /// The request each line is calling for, so that removing it can hang up.
+    private let calls = Mutex<[Int64: Int]>([:])
+    /// Lines whose call the gateway cut short (removal or shutdown).
+    private let cut = Mutex<Set<Int>>([])
+
+    init(card: Card, queue: CallQueue, configuration: GatewayConfiguration, metrics: GatewayMetrics, logger: Logger) throws {
+        self.card = card
+        self.queue = queue
+        self.configuration = configuration
+        self.metrics = metrics
+        self.logger = logger
+        audioFolder = URL(fileURLWithPath: configuration.dataDirectory).appendingPathComponent("audio")
+        try FileManager.default.createDirectory(at: audioFolder, withIntermediateDirectories: true)
+        var wakeups: [Int: AsyncStream<Void>.Continuation] = [:]
+        var streams: [Int: AsyncStream<Void>] = [:]
+        for line in configuration.callingLines {
+            let (stream, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+            wakeups[line] = continuation
+            streams[line] = stream
+        }
+        self.wakeups = wakeups
+        self.streams = Mutex(streams)
+    }
+
+    /// Tells idle lines that work may have arrived.
+    func wake() { for continuation in wakeups.values { continuation.yield() } }
+
+    /// Runs every line's worker until `stop`; returns when all have finished their calls.
+    func run() async {
+        await withTaskGroup(of: Void.self) { group in
+            for line in configuration.callingLines {
+                let stream = streams.withLock { $0.removeValue(forKey: line) }
+                guard let stream else { continue }
+                group.addTask { await self.work(line: line, wakeups: stream) }
+            }
+        }
+    }
+
+    /// Stops taking requests. Calls in progress go on; `cutCalls` ends them.
+    func stop() {
+        stopping.store(true, ordering: .releasing)
+        for continuation in wakeups.values { continuation.finish() }
+    }
+
+    /// Hangs up every call in progress; their attempts are recorded as interrupted.
+    func cutCalls() async {
+        let lines = calls.withLock { Array($0.values) }
+        for line in lines { await hangUp(line: line) }
+    }
+
+    /// Hangs up the call working on request `id`, if any (the request was removed).
+    func cancel(request id: Int64) async {
+        guard let line = calls.withLock({ $0[id] }) else { return }
+        await hangUp(line: line)
+    }
+
+    var activeCalls: Int { calls.withLock { $0.count } }
+
+    /// The request each busy line is calling for.
+    func busyLines() -> [Int: Int64] {
+        calls.withLock { Dictionary(uniqueKeysWithValues: $0.map { ($0.value, $0.key) }) }
+    }
+
+    private func hangUp(line: Int) async {
+        cut.withLock { _ = $0.insert(line) }
+        guard let channel = try? card.channel(line) else { return }
+        channel.filePlayer.stop()
+        await channel.hangUp()
+    }
+
+    // MARK: One line
+
+    private func work(line: Int, wakeups: AsyncStream<Void>) async {
+        var iterator = wakeups.makeAsyncIterator()
+        while !stopping.load(ordering: .acquiring) {
+            let claim: CallQueue.Claim?
+            do { claim = try await queue.claimNext(line: line) } catch {
+                logger.error("line \(line): cannot read the call queue: \(error)")
+                claim = nil
+            }
+            guard let claim else {
+                // Sleep until woken, or until the next retry may fall due.
+                let wait = Task { try? await Task.sleep(for: .milliseconds(250)); self.wakeups[line]?.yield() }
+                _ = await iterator.next()
+                wait.cancel()
+                continue
+            }
+            calls.withLock { $0[claim.record.id] = line }
+            cut.withLock { _ = $0.remove(line) }
+            metrics.line(line, busy: true)
+            logger.info("line \(line): request \(claim.record.id) attempt \(claim.attempt): calling \(claim.number)")
+            var result = await place(claim, line: line)
+            if cut.withLock({ $0.remove(line) != nil }), case .failed = result {
+                result = .interrupted("the gateway cut the call short")
+            }
+            calls.withLock { _ = $0.removeValue(forKey: claim.record.id) }
+            metrics.line(line, busy: false)
+            do {
+                let status = try await queue.finish(id: claim.record.id, attempt: claim.attempt, result: result)
+                let outcome: CallAttempt.Outcome = switch (result, status) {
+                case (.made, _): .made
+                case (.interrupted, _): .interrupted
+                case (_, .retry?): .retry
+                default: .failed
+                }
+                metrics.attemptEnded(outcome)
+                logger.info("line \(line): request \(claim.record.id) attempt \(claim.attempt): \(outcome.rawValue) (\(Self.text(of: result)))")
+            } catch {
+                logger.error("line \(line): cannot record request \(claim.record.id)'s attempt: \(error)")
+            }
+            // Give the exchange a moment to clear down before the line is seized again.
+            _ = await (try? card.channel(line))?.waitForIdleOrTime(1.0)
+        }
+    }
+
+    private static func text(of result: CallQueue.AttemptResult) -> String {
+        switch result {
+        case .made(let t), .failed(let t, _), .interrupted(let t): t
+        }
+    }
+
+    /// One attempt: prepare the audio, dial, play, collect the code.
+    private func place(_ claim: CallQueue.Claim, line: Int) async -> CallQueue.AttemptResult {
+        let audio: String
+        do { audio = try prepareAudio(for: claim.record) } catch {
+            return .failed("\(error)", retryable: false)
+        }
+        let channel: CallChannel
+        let digits: String
+        do {
+            channel = try card.channel(line)
+            digits = try SimpleCallInterface.dialString(claim.number, parameter: "phoneno")
+        } catch {
+            return .failed("\(error)", retryable: false)
+        }
+        let state: CallState
+        do {
+            state = try await channel.call(to: digits, timeout: .milliseconds(Int(configuration.ringTimeout * 1000)))
+        } catch {
+            return .failed("Call did not go through: \(error)", retryable: true)
+        }
+        guard state == .answered else { return .failed(Self.reason(for: channel), retryable: true) }
+        defer { Task { await channel.hangUp() } }
+        do {
+            channel.dtmfDetector.clearDigits()
+            let played = try await channel.filePlayer.play(audio)
+            if played == .aborted { return .interrupted("the gateway cut the call short") }
+            if let code = claim.record.request.confirmationCode {
+                guard channel.state == .answered else { return .failed("\(claim.number) hung up before confirming", retryable: true) }
+                let entered = try await channel.dtmfDetector.getDigits(
+                    count: code.count, predigitsTimeout: .milliseconds(Int(configuration.confirmationTimeout * 1000)),
+                    interdigitTimeout: .seconds(5))
+                await channel.hangUp()
+                if entered == code { return .made("Confirmed by \(claim.number)") }
+                return .failed(entered.isEmpty ? "\(claim.number) did not confirm" : "\(claim.number) entered a wrong code",
+                               retryable: true)
+            }
+            await channel.hangUp()
+            return .made(played == .hangup ? "Call succeeded (the far end hung up during the message)" : "Call succeeded")
+        } catch CallError.hangup {
+            if claim.record.request.confirmationCode != nil {
+                return .failed("\(claim.number) hung up before confirming", retryable: true)
+            }
+            return .made("Call succeeded (the far end hung up during the message)")
+        } catch {
+            await channel.hangUp()
+            return .failed("Service Error: \(error)", retryable: false)
+        }
+    }
+
+    /// The reason text clients know, for a call that was not answered.
+    static func reason(for channel: CallChannel) -> String {
+        let raw = channel.details.rawCause
+        switch channel.cause {
+        case .busy: return "Line Busy"
+        case .noAnswer: return "No Answer"
+        case .congestion: return "Call did not go through (congestion)"
+        case .unobtainable: return "Call did not go through (number unobtainable)"
+        case .outOfOrder: return "Line disconnected (\(raw))"
+        case .timeout: return "Line disconnected (\(raw.isEmpty ? "no dial tone" : raw))"
+        default: return "Call did not go through (\(channel.cause.rawValue)\(raw.isEmpty ? "" : ": \(raw)"))"
+        }
+    }
+
+    /// The request's message as an 8 kHz WAV in the data folder, made once (speech is
+    /// synthesised here, before the first call) and reused by retries.
+    private func prepareAudio(for record: CallRecord) throws -> String {
+        let file = audioFolder.appendingPathComponent("\(record.id).wav").path
+        if FileManager.default.fileExists(atPath: file) { return file }
+        let samples: [Int16]
+        switch record.request.message {
+        case .text(let text):
+            samples = try SpeechSynthesizer.speak(text, voice: configuration.speech.voice,
+                                                  wordsPerMinute: configuration.speech.wordsPerMinute)
+        case .audioFile(let path):
+            guard FileManager.default.fileExists(atPath: path) else {
+                throw RequestError.bad("Service Error: the audio file \(path) does not exist on the gateway")
+            }
+            guard FileManager.default.isReadableFile(atPath: path) else {
+                throw RequestError.bad("Service Error: the audio file \(path) cannot be read by the gateway")
+            }
+            do { samples = try WAVFile.read(path) } catch {
+                throw RequestError.bad("Service Error: the audio file \(path) cannot be played: \(error)")
+            }
+        }
+        let partial = file + ".partial"
+        try WAVFile.write(samples, to: partial)
+        guard rename(partial, file) == 0 else {
+            throw RequestError.bad("Service Error: cannot store the message audio in \(file): \(String(cString: strerror(errno)))")
+        }
+        return file
+    }
+
+    /// Deletes the prepared audio of requests that are gone or finished.
+    func removeAudio(for id: Int64) {
+        try? FileManager.default.removeItem(at: audioFolder.appendingPathComponent("\(id).wav"))
+    }
+}

@@ -1,0 +1,135 @@
+import Foundation
+import Hummingbird
+import Linecard
+import LinecardDSP
+import LinecardEngine
+import Logging
+import ServiceLifecycle
+import SimulatedCard
+
+/// The gateway daemon: a card, the durable call queue, the dialer working the queue on the
+/// card's FXO lines, and the HTTP server taking requests.
+public final class Gateway: Sendable {
+    public let configuration: GatewayConfiguration
+    public let card: Card
+    /// The simulated card behind `card`, when that is what the gateway drives.
+    public let simulatedCard: SimulatedCard?
+    let queue: CallQueue
+    let metrics: GatewayMetrics
+    let dialer: Dialer
+    let interface: SimpleCallInterface
+    let logger: Logger
+
+    public init(configuration: GatewayConfiguration, logger: Logger = Logger(label: "linecard.gateway")) throws {
+        try configuration.validate()
+        self.configuration = configuration
+        self.logger = logger
+        let data = URL(fileURLWithPath: configuration.dataDirectory)
+        do { try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true) } catch {
+            throw ConfigurationError(message: "cannot create the data directory \(data.path): \(error.localizedDescription)")
+        }
+        queue = try CallQueue(path: data.appendingPathComponent("calls.sqlite").path, policy: configuration.retry)
+        let country = TonePlan.Country(rawValue: configuration.card.country) ?? .us
+        let plan = TonePlan.for(country)
+        let exchange = ExchangeConfiguration(country: country)
+        let sim = SimulatedCard(fxoPorts: configuration.card.fxoPorts, fxsPorts: configuration.card.fxsPorts, exchange: exchange)
+        simulatedCard = sim
+        card = try Card(backend: sim, engine: EngineConfiguration(
+            blockSize: configuration.card.blockSize, clock: configuration.card.clock == "virtual" ? .virtual : .paced,
+            realtime: false, tonePlan: plan))
+        metrics = GatewayMetrics(lines: configuration.callingLines)
+        dialer = try Dialer(card: card, queue: queue, configuration: configuration, metrics: metrics, logger: logger)
+        interface = SimpleCallInterface(configuration: configuration)
+    }
+
+    /// Serves HTTP and works the queue until SIGTERM or SIGINT (or until the task is
+    /// cancelled). On a signal the server stops taking requests, calls in progress get the
+    /// grace period to finish, and whatever is left stays queued for the next start.
+    public func run(onListening: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
+        let router = Router(context: GatewayRequestContext.self)
+        router.add(middleware: AccessPolicy(networks: configuration.allowedNetworks.compactMap(NetworkRange.init),
+                                            token: configuration.token, metrics: metrics))
+        GatewayRoutes(gateway: self).install(on: router)
+        let app = Application(
+            router: router,
+            configuration: .init(address: .hostname(configuration.address, port: configuration.port), serverName: "linecard-gateway"),
+            services: [DialerService(dialer: dialer, grace: configuration.gracePeriod, logger: logger)],
+            onServerRunning: { [logger] channel in
+                let port = channel.localAddress?.port ?? 0
+                logger.info("listening on \(self.configuration.address):\(port)")
+                onListening(port)
+            },
+            logger: logger)
+        defer { card.shutdown() }
+        try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
+    }
+
+    // MARK: Used by the routes
+
+    func submit(_ form: [String: String], tillConfirm: (numbers: [String], code: String)? = nil) async throws -> (Int64, NewCallRequest) {
+        var request = try interface.request(from: form)
+        if let tillConfirm {
+            guard tillConfirm.code.count <= 16, !tillConfirm.code.isEmpty, tillConfirm.code.allSatisfy({ "0123456789*#".contains($0) }) else {
+                throw RequestError.bad("confirmationCode needs 1 to 16 digits (0-9, *, #)")
+            }
+            guard tillConfirm.numbers.count <= configuration.limits.maxCallListSize else {
+                throw RequestError.bad("numbers has \(tillConfirm.numbers.count) entries; this gateway takes at most \(configuration.limits.maxCallListSize)")
+            }
+            for (n, number) in tillConfirm.numbers.enumerated() { _ = try SimpleCallInterface.dialString(number, parameter: "numbers[\(n)]") }
+            request.numbers = tillConfirm.numbers
+            request.confirmationCode = tillConfirm.code
+        }
+        let id: Int64
+        do { id = try await queue.submit(request) } catch {
+            logger.error("cannot store a call request: \(error)")
+            throw RequestError(status: 503, message: "the call queue cannot store the request: \(error)")
+        }
+        for warning in request.warnings { logger.warning("request \(id): \(warning)") }
+        metrics.requestAccepted()
+        dialer.wake()
+        return (id, request)
+    }
+
+    func remove(_ id: Int64) async throws -> Bool {
+        guard try await queue.remove(id) else { return false }
+        await dialer.cancel(request: id)
+        dialer.removeAudio(for: id)
+        return true
+    }
+
+    func lines() -> [LineView] {
+        let busy = dialer.busyLines()
+        return configuration.callingLines.map { line in
+            let channel = card.channels[line]
+            return LineView(line: line, name: card.engine.ports[line].name, state: channel.state.rawValue, request: busy[line])
+        }
+    }
+
+    func metricsText() async throws -> String {
+        metrics.render(queue: try await queue.counts(), engine: card.engine.statistics)
+    }
+}
+
+/// Runs the dialer as a service beside the HTTP server, so that a signal stops both in order.
+struct DialerService: Service {
+    let dialer: Dialer
+    let grace: Double
+    let logger: Logger
+
+    func run() async throws {
+        await withGracefulShutdownHandler {
+            await dialer.run()
+        } onGracefulShutdown: {
+            let active = dialer.activeCalls
+            logger.info("stopping: no new calls; \(active) in progress get \(grace) s to finish")
+            dialer.stop()
+            Task {
+                try? await Task.sleep(for: .milliseconds(Int(grace * 1000)))
+                if dialer.activeCalls > 0 {
+                    logger.warning("grace period over: hanging up \(dialer.activeCalls) calls; their requests stay queued")
+                }
+                await dialer.cutCalls()
+            }
+        }
+    }
+}

@@ -1,0 +1,221 @@
+import Foundation
+
+/// What was wrong with a configuration file.
+public struct ConfigurationError: Error, CustomStringConvertible {
+    public let message: String
+    public var description: String { message }
+}
+
+/// The gateway's configuration: a JSON file (docs/GATEWAY.md lists every key). Every key is
+/// optional; an unknown key is an error, so that a typo does not pass silently.
+public struct GatewayConfiguration: Sendable, Equatable {
+    public struct Card: Sendable, Equatable, Codable {
+        /// `simulated` (the default), the only kind so far.
+        public var kind = "simulated"
+        public var fxoPorts = 4
+        public var fxsPorts = 2
+        /// Tone plan of the simulated exchange and of the detectors: us, uk or eu.
+        public var country = "us"
+        /// `paced` (real time, as hardware runs) or `virtual` (as fast as the CPU allows).
+        public var clock = "paced"
+        public var blockSize = 160
+        public init() {}
+    }
+
+    public struct Limits: Sendable, Equatable, Codable {
+        public var maxRequestBytes = 65_536
+        public var maxTextLength = 2_000
+        public var maxCallListSize = 200
+        public init() {}
+    }
+
+    public struct Speech: Sendable, Equatable, Codable {
+        public var voice = "en-us"
+        public var wordsPerMinute = 160
+        public init() {}
+    }
+
+    public var address = "127.0.0.1"
+    public var port = 8155
+    public var dataDirectory = "gateway-data"
+    public var card = Card()
+    /// FXO ports that place calls; nil means every FXO port.
+    public var lines: [Int]?
+    public var retry = RetryPolicy()
+    /// Minutes after a request within which attempts may start, when `firstocc` is absent.
+    public var defaultFirstOccurrence = 60.0
+    /// Seconds a call may ring before it counts as no answer.
+    public var ringTimeout = 60.0
+    /// Seconds to wait for the confirmation code after the message (call-till-confirm).
+    public var confirmationTimeout = 10.0
+    /// Seconds calls in progress get to finish on SIGTERM or SIGINT.
+    public var gracePeriod = 30.0
+    /// Clients from these networks (CIDR) are served without a token.
+    public var allowedNetworks = ["127.0.0.0/8", "::1/128"]
+    /// A client with `Authorization: Bearer <token>` is served from anywhere.
+    public var token: String?
+    public var limits = Limits()
+    public var speech = Speech()
+    /// Folders callTillConfirm may read call lists and audio from; nil means anywhere the
+    /// gateway's user can read.
+    public var allowedFileFolders: [String]?
+
+    public init() {}
+
+    /// Reads `path`; a missing key keeps its default.
+    public static func load(_ path: String) throws -> GatewayConfiguration {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigurationError(message: "cannot read the configuration file \(path)")
+        }
+        do {
+            return try parse(data)
+        } catch let error as ConfigurationError {
+            throw ConfigurationError(message: "\(path): \(error.message)")
+        }
+    }
+
+    public static func parse(_ data: Data) throws -> GatewayConfiguration {
+        let object: Any
+        do { object = try JSONSerialization.jsonObject(with: data) } catch {
+            throw ConfigurationError(message: "not valid JSON (\(error.localizedDescription))")
+        }
+        guard let root = object as? [String: Any] else { throw ConfigurationError(message: "the top level must be a JSON object") }
+        var c = GatewayConfiguration()
+        var reader = Reader(object: root, path: "")
+        c.address = try reader.string("address", default: c.address)
+        c.port = try reader.int("port", default: c.port, range: 0...65_535)
+        c.dataDirectory = try reader.string("dataDirectory", default: c.dataDirectory)
+        if var card = try reader.object("card") {
+            c.card.kind = try card.string("kind", default: c.card.kind, oneOf: ["simulated", "dahdi", "alsa"])
+            c.card.fxoPorts = try card.int("fxoPorts", default: c.card.fxoPorts, range: 1...64)
+            c.card.fxsPorts = try card.int("fxsPorts", default: c.card.fxsPorts, range: 0...64)
+            c.card.country = try card.string("country", default: c.card.country, oneOf: ["us", "uk", "eu"])
+            c.card.clock = try card.string("clock", default: c.card.clock, oneOf: ["paced", "virtual"])
+            c.card.blockSize = try card.int("blockSize", default: c.card.blockSize, range: 8...160)
+            try card.finish()
+        }
+        if let lines = try reader.intArray("lines") { c.lines = lines }
+        if var retry = try reader.object("retry") {
+            c.retry.attempts = try retry.int("attempts", default: c.retry.attempts, range: 1...100)
+            c.retry.interval = try retry.double("interval", default: c.retry.interval, range: 0...86_400)
+            try retry.finish()
+        }
+        c.defaultFirstOccurrence = try reader.double("defaultFirstOccurrence", default: c.defaultFirstOccurrence, range: 0...525_600)
+        c.ringTimeout = try reader.double("ringTimeout", default: c.ringTimeout, range: 5...600)
+        c.confirmationTimeout = try reader.double("confirmationTimeout", default: c.confirmationTimeout, range: 1...300)
+        c.gracePeriod = try reader.double("gracePeriod", default: c.gracePeriod, range: 0...3600)
+        if let networks = try reader.stringArray("allowedNetworks") { c.allowedNetworks = networks }
+        c.token = try reader.optionalString("token")
+        if var limits = try reader.object("limits") {
+            c.limits.maxRequestBytes = try limits.int("maxRequestBytes", default: c.limits.maxRequestBytes, range: 1024...10_485_760)
+            c.limits.maxTextLength = try limits.int("maxTextLength", default: c.limits.maxTextLength, range: 1...100_000)
+            c.limits.maxCallListSize = try limits.int("maxCallListSize", default: c.limits.maxCallListSize, range: 1...10_000)
+            try limits.finish()
+        }
+        if var speech = try reader.object("speech") {
+            c.speech.voice = try speech.string("voice", default: c.speech.voice)
+            c.speech.wordsPerMinute = try speech.int("wordsPerMinute", default: c.speech.wordsPerMinute, range: 80...450)
+            try speech.finish()
+        }
+        if let folders = try reader.stringArray("allowedFileFolders") { c.allowedFileFolders = folders }
+        try reader.finish()
+        try c.validate()
+        return c
+    }
+
+    public func validate() throws {
+        if card.blockSize % 8 != 0 { throw ConfigurationError(message: "card.blockSize must be a multiple of 8 (8 to 160), not \(card.blockSize)") }
+        if card.kind != "simulated" {
+            throw ConfigurationError(message: "card.kind \"\(card.kind)\" is not available yet: this build drives the simulated card only")
+        }
+        if let lines {
+            for line in lines where line < 0 || line >= card.fxoPorts {
+                throw ConfigurationError(message: "lines: port \(line) is not an FXO port (FXO ports are 0 to \(card.fxoPorts - 1))")
+            }
+        }
+        for network in allowedNetworks where NetworkRange(network) == nil {
+            throw ConfigurationError(message: "allowedNetworks: \"\(network)\" is not an address or a CIDR network like 192.168.1.0/24")
+        }
+        if let token, token.count < 16 {
+            throw ConfigurationError(message: "token: use at least 16 characters (this one has \(token.count))")
+        }
+    }
+
+    /// The FXO ports that place calls.
+    public var callingLines: [Int] { lines ?? Array(0..<card.fxoPorts) }
+}
+
+/// Reads one JSON object's keys, each checked for type and range, and notices unknown keys.
+private struct Reader {
+    let object: [String: Any]
+    let path: String
+    var used: Set<String> = []
+
+    init(object: [String: Any], path: String) {
+        self.object = object
+        self.path = path
+    }
+
+    private func name(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+
+    private mutating func value(_ key: String) -> Any? {
+        used.insert(key)
+        if let v = object[key], !(v is NSNull) { return v }
+        return nil
+    }
+
+    mutating func string(_ key: String, default value: String, oneOf choices: [String]? = nil) throws -> String {
+        guard let v = self.value(key) else { return value }
+        guard let s = v as? String else { throw ConfigurationError(message: "\(name(key)) must be a string") }
+        if let choices, !choices.contains(s) {
+            throw ConfigurationError(message: "\(name(key)) is \"\(s)\"; use one of \(choices.joined(separator: ", "))")
+        }
+        return s
+    }
+
+    mutating func optionalString(_ key: String) throws -> String? {
+        guard let v = self.value(key) else { return nil }
+        guard let s = v as? String else { throw ConfigurationError(message: "\(name(key)) must be a string") }
+        return s
+    }
+
+    mutating func double(_ key: String, default value: Double, range: ClosedRange<Double>) throws -> Double {
+        guard let v = self.value(key) else { return value }
+        guard let n = v as? NSNumber, !(v is Bool) else { throw ConfigurationError(message: "\(name(key)) must be a number") }
+        let d = n.doubleValue
+        guard range.contains(d) else {
+            throw ConfigurationError(message: "\(name(key)) is \(d); it must be from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return d
+    }
+
+    mutating func int(_ key: String, default value: Int, range: ClosedRange<Int>) throws -> Int {
+        let d = try double(key, default: Double(value), range: Double(range.lowerBound)...Double(range.upperBound))
+        guard d == d.rounded() else { throw ConfigurationError(message: "\(name(key)) must be a whole number, not \(d)") }
+        return Int(d)
+    }
+
+    mutating func intArray(_ key: String) throws -> [Int]? {
+        guard let v = self.value(key) else { return nil }
+        guard let a = v as? [NSNumber] else { throw ConfigurationError(message: "\(name(key)) must be a list of numbers") }
+        return a.map(\.intValue)
+    }
+
+    mutating func stringArray(_ key: String) throws -> [String]? {
+        guard let v = self.value(key) else { return nil }
+        guard let a = v as? [String] else { throw ConfigurationError(message: "\(name(key)) must be a list of strings") }
+        return a
+    }
+
+    mutating func object(_ key: String) throws -> Reader? {
+        guard let v = self.value(key) else { return nil }
+        guard let o = v as? [String: Any] else { throw ConfigurationError(message: "\(name(key)) must be an object") }
+        return Reader(object: o, path: name(key))
+    }
+
+    func finish() throws {
+        if let unknown = object.keys.sorted().first(where: { !used.contains($0) }) {
+            throw ConfigurationError(message: "unknown key \"\(name(unknown))\"")
+        }
+    }
+}

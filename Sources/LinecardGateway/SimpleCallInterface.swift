@@ -1,0 +1,235 @@
+import Foundation
+
+/// A request the gateway refuses, with the reason the client is told.
+public struct RequestError: Error, CustomStringConvertible, Equatable {
+    public let status: Int
+    public let message: String
+    public var description: String { message }
+
+    static func bad(_ message: String) -> RequestError { RequestError(status: 400, message: message) }
+}
+
+/// The simple call interface's wire format (Voicent's `/ocall/*.jsp`): form parameters in,
+/// text bodies out, as existing clients parse them.
+public struct SimpleCallInterface: Sendable {
+    public let configuration: GatewayConfiguration
+
+    public init(configuration: GatewayConfiguration) { self.configuration = configuration }
+
+    /// Parameters of the full call scheduler that this gateway does not implement.
+    static let unsupported = ["startvxml", "starturl", "startapp", "exitvxml", "exiturl", "schedule", "calltime", "sms"]
+
+    // MARK: callreqHandler.jsp
+
+    /// Turns callreqHandler's parameters into a request, or says what is wrong with them.
+    public func request(from form: [String: String], now: Date = Date()) throws -> NewCallRequest {
+        let info = form["info"] ?? ""
+        guard let phoneNumber = form["phoneno"]?.trimmingCharacters(in: .whitespaces), !phoneNumber.isEmpty else {
+            throw RequestError.bad("phoneno is missing: give the number to call")
+        }
+        _ = try Self.dialString(phoneNumber, parameter: "phoneno")
+        let firstOccurrence: Double
+        if let text = form["firstocc"], !text.isEmpty {
+            guard let minutes = Double(text), minutes >= 0, minutes <= 525_600 else {
+                throw RequestError.bad("firstocc is \"\(text)\": give the minutes from now after which no call starts (0 to 525600)")
+            }
+            firstOccurrence = minutes
+        } else {
+            firstOccurrence = configuration.defaultFirstOccurrence
+        }
+        let selfDelete = try Self.flag(form["selfdelete"], name: "selfdelete")
+        let deadline = now.addingTimeInterval(firstOccurrence * 60)
+        var warnings: [String] = []
+
+        if form["startexec"] != nil || form["cmdline"] != nil {
+            return try tillConfirm(form, info: info, phoneNumber: phoneNumber, selfDelete: selfDelete, deadline: deadline)
+        }
+        let text = form["txt"], audio = form["audiofile"]
+        if let given = Self.unsupported.first(where: { form[$0] != nil }), text == nil, audio == nil {
+            throw RequestError.bad("\(given) is not supported by this gateway: send txt (text to speak) or audiofile (a WAV file on the gateway)")
+        }
+        for given in Self.unsupported where form[given] != nil {
+            warnings.append("\(given) ignored: this gateway plays txt or audiofile only")
+        }
+        let message: CallMessage
+        switch (text, audio) {
+        case (let text?, nil):
+            guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw RequestError.bad("txt is empty: give the text to speak") }
+            guard text.count <= configuration.limits.maxTextLength else {
+                throw RequestError.bad("txt has \(text.count) characters; this gateway speaks at most \(configuration.limits.maxTextLength)")
+            }
+            message = .text(text)
+        case (nil, let audio?):
+            guard !audio.isEmpty else { throw RequestError.bad("audiofile is empty: give the path of a WAV file on the gateway") }
+            try checkFolder(audio, parameter: "audiofile")
+            message = .audioFile(audio)
+        case (nil, nil):
+            throw RequestError.bad("the message is missing: give txt (text to speak) or audiofile (a WAV file on the gateway)")
+        default:
+            throw RequestError.bad("give txt or audiofile, not both")
+        }
+        return NewCallRequest(info: info, phoneNumber: phoneNumber, message: message, selfDelete: selfDelete,
+                              deadline: deadline, warnings: warnings)
+    }
+
+    /// callTillConfirm: the reference makes the gateway run BroadcastByPhone (`startexec`)
+    /// with `cmdline`. We never run a program named in a request: we read the call list,
+    /// audio file and confirmation code from `cmdline` and do the calling ourselves.
+    private func tillConfirm(_ form: [String: String], info: String, phoneNumber: String, selfDelete: Bool,
+                             deadline: Date) throws -> NewCallRequest {
+        var warnings: [String] = []
+        if let program = form["startexec"] {
+            warnings.append("startexec ignored: this gateway never runs a program named in a request (\"\(program)\" was not run); it calls the list itself")
+        }
+        guard let cmdline = form["cmdline"], !cmdline.isEmpty else {
+            throw RequestError.bad("cmdline is missing: callTillConfirm needs \"<call list>\" -confirmcode CODE -wavfile \"<file.wav>\"")
+        }
+        let words = try Self.words(cmdline)
+        var list: String?, code: String?, wav: String?, numbers: [String]?
+        var i = 0
+        while i < words.count {
+            let word = words[i]
+            func next() throws -> String {
+                guard i + 1 < words.count else { throw RequestError.bad("cmdline: \(word) needs a value") }
+                i += 1
+                return words[i]
+            }
+            switch word.lowercased() {
+            case "-confirmcode": code = try next()
+            case "-wavfile": wav = try next()
+            case "-numbers": numbers = try next().split(whereSeparator: { $0 == " " || $0 == "," }).map(String.init)
+            case "-startnow", "-cleanstatus": break
+            default:
+                if word.hasPrefix("-") {
+                    warnings.append("cmdline: \(word) ignored")
+                } else if list == nil {
+                    list = word
+                } else {
+                    throw RequestError.bad("cmdline: unexpected \"\(word)\"; give one call list")
+                }
+            }
+            i += 1
+        }
+        guard let code, !code.isEmpty, code.count <= 16, code.allSatisfy({ "0123456789*#".contains($0) }) else {
+            throw RequestError.bad("cmdline: -confirmcode needs 1 to 16 digits (0-9, *, #)")
+        }
+        guard let wav, !wav.isEmpty else { throw RequestError.bad("cmdline: -wavfile is missing: give the message's WAV file") }
+        try checkFolder(wav, parameter: "-wavfile")
+        var people = numbers ?? []
+        if numbers == nil {
+            guard let list else { throw RequestError.bad("cmdline: no call list: give its path first, or -numbers \"n1 n2\"") }
+            try checkFolder(list, parameter: "the call list")
+            do { people = try CallList.read(list) } catch let error as CallList.ListError {
+                throw RequestError.bad(error.message)
+            }
+        }
+        guard !people.isEmpty else { throw RequestError.bad("the call list has no numbers") }
+        guard people.count <= configuration.limits.maxCallListSize else {
+            throw RequestError.bad("the call list has \(people.count) numbers; this gateway takes at most \(configuration.limits.maxCallListSize)")
+        }
+        for (n, number) in people.enumerated() { _ = try Self.dialString(number, parameter: "call list entry \(n + 1)") }
+        return NewCallRequest(info: info, phoneNumber: phoneNumber, numbers: people, message: .audioFile(wav),
+                              confirmationCode: code, selfDelete: selfDelete, deadline: deadline, warnings: warnings)
+    }
+
+    /// The callreqHandler answer: clients read the id between `[ReqId=` and `]`.
+    public static func accepted(id: Int64, request: NewCallRequest) -> String {
+        var body = "Your call is scheduled for \(Self.longDate(Date(timeIntervalSince1970: Double(id) / 1000))). [ReqId=\(id)]\n"
+        for warning in request.warnings { body += "Warning: \(warning)\n" }
+        return body
+    }
+
+    // MARK: callstatusHandler.jsp
+
+    /// The status body: one caret-separated record of ten fields per finished attempt,
+    /// inside brackets; `[]` while nothing has finished. Clients look for `^made^`,
+    /// `^failed^` and `^retry^`.
+    public static func status(of record: CallRecord, timeZone: TimeZone = .current) -> String {
+        var fields: [String] = []
+        let created = voicentTime(record.created, timeZone: timeZone)
+        let finished = record.attempts.filter { $0.outcome != .dialling }
+        for (i, attempt) in finished.enumerated() {
+            let last = i == finished.count - 1
+            let word: String
+            switch attempt.outcome {
+            case .made: word = "made"
+            case .failed: word = "failed"
+            case .retry: word = "retry"
+            case .interrupted, .dialling: word = last && record.status == .failed ? "failed" : "retry"
+            }
+            fields.append("0^null^\(word)^\(voicentTime(attempt.started, timeZone: timeZone))^\(created)^\(attempt.reason)^^^^^")
+        }
+        if record.status == .failed, finished.isEmpty || finished.last?.outcome == .retry {
+            // Failed without (another) attempt: the deadline passed.
+            fields.append("0^null^failed^\(voicentTime(record.nextAttempt, timeZone: timeZone))^\(created)^\(record.reason)^^^^^")
+        }
+        return fields.isEmpty ? "[]" : "[" + fields.joined() + "\n]"
+    }
+
+    public static func noSuchRecord(_ id: String) -> String { "ERROR: no such call record: \(id)" }
+
+    // MARK: Checks shared with the JSON interface
+
+    /// The digits to dial for `number`: digits, `*` and `#` are dialled; `+`, `-`, spaces,
+    /// brackets and `,` are accepted for readability and not dialled.
+    public static func dialString(_ number: String, parameter: String) throws -> String {
+        guard number.count <= 40 else { throw RequestError.bad("\(parameter) is longer than 40 characters") }
+        if let bad = number.first(where: { !"0123456789+-*#, ()".contains($0) }) {
+            throw RequestError.bad("\(parameter) \"\(number)\" has \"\(bad)\": use digits, +, -, spaces, *, # and ,")
+        }
+        let digits = number.filter { "0123456789*#".contains($0) }
+        guard digits.contains(where: \.isNumber) else { throw RequestError.bad("\(parameter) \"\(number)\" has no digits") }
+        guard digits.count <= 20 else { throw RequestError.bad("\(parameter) \"\(number)\" has more than 20 digits to dial") }
+        return digits
+    }
+
+    static func flag(_ text: String?, name: String) throws -> Bool {
+        switch text?.lowercased() {
+        case nil, "", "0", "false", "no": return false
+        case "1", "true", "yes": return true
+        default: throw RequestError.bad("\(name) is \"\(text!)\": use 1 or 0")
+        }
+    }
+
+    private func checkFolder(_ path: String, parameter: String) throws {
+        guard let folders = configuration.allowedFileFolders else { return }
+        let resolved = URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
+        let allowed = folders.contains { folder in
+            let base = URL(fileURLWithPath: folder).standardizedFileURL.resolvingSymlinksInPath().path
+            return resolved.hasPrefix(base.hasSuffix("/") ? base : base + "/")
+        }
+        if !allowed { throw RequestError(status: 403, message: "\(parameter) \(path) is outside the folders this gateway reads files from") }
+    }
+
+    /// Splits a command line into words, honouring double quotes.
+    static func words(_ line: String) throws -> [String] {
+        var words: [String] = [], current = "", quoted = false, inWord = false
+        for c in line {
+            if c == "\"" { quoted.toggle(); inWord = true; continue }
+            if c == " " && !quoted {
+                if inWord { words.append(current); current = ""; inWord = false }
+                continue
+            }
+            current.append(c)
+            inWord = true
+        }
+        guard !quoted else { throw RequestError.bad("cmdline has an unclosed quote") }
+        if inWord { words.append(current) }
+        return words
+    }
+
+    /// `YYYY M D H m`, the month counted from 0, as the reference gateway writes it.
+    static func voicentTime(_ date: Date, timeZone: TimeZone) -> String {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = timeZone
+        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute], from: date)
+        return "\(c.year!) \(c.month! - 1) \(c.day!) \(c.hour!) \(c.minute!)"
+    }
+
+    static func longDate(_ date: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.dateFormat = "EEE MMM d HH:mm:ss zzz yyyy"
+        return formatter.string(from: date)
+    }
+}

@@ -1,0 +1,83 @@
+import ArgumentParser
+import Foundation
+import LinecardGateway
+import Logging
+
+/// `linecard-gateway`: places calls for other programs over HTTP.
+@main
+struct GatewayCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "linecard-gateway",
+        abstract: "Place calls for other programs over HTTP: the simple call interface (Voicent-compatible) and a JSON API.",
+        discussion: """
+            Without a configuration file the gateway drives the simulated card (four FXO lines to a
+            model exchange) and listens on 127.0.0.1:8155. Requests are kept in
+            DATA/calls.sqlite and survive a restart. docs/GATEWAY.md describes the configuration
+            keys, the endpoints and the call outcomes.
+
+            Example:
+              linecard-gateway --config /etc/linecard/gateway.json
+              curl -d phoneno=200 -d 'txt=Hello there' http://127.0.0.1:8155/ocall/callreqHandler.jsp
+            """)
+
+    @Option(name: .long, help: "A JSON configuration file (docs/GATEWAY.md lists its keys).")
+    var config: String?
+
+    @Option(name: .long, help: "Listen on this address (overrides the file).")
+    var address: String?
+
+    @Option(name: .long, help: "Listen on this port; 0 picks a free one (overrides the file).")
+    var port: Int?
+
+    @Option(name: .long, help: "Keep the call queue and prepared audio here (overrides the file).")
+    var data: String?
+
+    @Option(name: .long, help: "The simulated card's clock: paced (real time) or virtual (as fast as possible).")
+    var clock: String?
+
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "info"
+
+    @Flag(name: .long, help: "Print the configuration in effect and exit.")
+    var printConfiguration = false
+
+    func run() async throws {
+        var settings = GatewayConfiguration()
+        do {
+            if let config { settings = try GatewayConfiguration.load(config) }
+            if let address { settings.address = address }
+            if let port { settings.port = port }
+            if let data { settings.dataDirectory = data }
+            if let clock {
+                guard ["paced", "virtual"].contains(clock) else { throw ValidationError("--clock must be paced or virtual, not \(clock)") }
+                settings.card.clock = clock
+            }
+            try settings.validate()
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("unknown log level \(logLevel)") }
+        if printConfiguration {
+            print("listening on \(settings.address):\(settings.port); data in \(settings.dataDirectory)")
+            print("card: \(settings.card.kind), \(settings.card.fxoPorts) FXO lines (calling on \(settings.callingLines)), country \(settings.card.country), clock \(settings.card.clock)")
+            print("retry: \(settings.retry.attempts) attempts, \(settings.retry.interval) s apart; firstocc default \(settings.defaultFirstOccurrence) min")
+            print("allowed networks: \(settings.allowedNetworks.joined(separator: ", "))\(settings.token == nil ? "" : "; token set")")
+            return
+        }
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let gateway: Gateway
+        do { gateway = try Gateway(configuration: settings) } catch {
+            FileHandle.standardError.write(Data("linecard-gateway: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        let address = settings.address
+        try await gateway.run { port in
+            // Scripts (and the tests) read the port from this line.
+            FileHandle.standardOutput.write(Data("linecard-gateway listening on http://\(address):\(port)\n".utf8))
+        }
+    }
+}
