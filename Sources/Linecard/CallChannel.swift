@@ -168,6 +168,8 @@ public final class CallChannel: Sendable {
     public func reject(cause: CallCause = .rejected) throws -> CallState {
         let allowed: Set<CallCause> = [.busy, .noAnswer, .unobtainable, .changed, .outOfOrder, .barred, .rejected, .noChannels, .congestion]
         guard allowed.contains(cause) else { throw CallError.error("\(cause.rawValue) is not a cause a call can be rejected with") }
+        // Whoever else waits on this call (a blocked `call`, `answer`, a play) learns now.
+        defer { wakeWaiters() }
         return try core.withLock { c in
             switch c.state {
             case .callIncoming, .ringIncoming: break
@@ -195,6 +197,9 @@ public final class CallChannel: Sendable {
         core.withLock { c in
             if c.state != .idle && c.state != .waiting { _ = release(&c, .normal, raw: "hung up here") }
         }
+        // Whoever else waits on this call (a blocked `call`, a play, a digit collection)
+        // learns now, not at the next line event, which an on-hook line may never send.
+        wakeWaiters()
         return await waitForIdle(timeout: .seconds(60))
     }
 

@@ -181,7 +181,7 @@ private struct Reader {
 
     mutating func double(_ key: String, default value: Double, range: ClosedRange<Double>) throws -> Double {
         guard let v = self.value(key) else { return value }
-        guard let n = v as? NSNumber, !(v is Bool) else { throw ConfigurationError(message: "\(name(key)) must be a number") }
+        guard let n = v as? NSNumber, type(of: v) != Bool.self else { throw ConfigurationError(message: "\(name(key)) must be a number") }
         let d = n.doubleValue
         guard range.contains(d) else {
             throw ConfigurationError(message: "\(name(key)) is \(d); it must be from \(range.lowerBound) to \(range.upperBound)")

@@ -22,6 +22,21 @@ final class OutgoingCallTests: XCTestCase {
         XCTAssertTrue(bench.notes().contains { $0.kind == .portHungUp } || true)
     }
 
+    /// A program that hangs up while another task is blocked in `call` (a gateway cancelling
+    /// a request) ends that call at once, not at the next line event.
+    func testHangUpFromAnotherTaskEndsABlockedCall() async throws {
+        let bench = try Bench()
+        defer { bench.card.shutdown() }
+        let channel = bench.channel(0)
+        let blocked = Task { try await channel.call(to: "400", timeout: .seconds(60)) }
+        while channel.state != .ringOutgoing { _ = await channel.waitForIdleOrTime(0.2) }
+        await channel.hangUp()
+        let state = try await blocked.value
+        XCTAssertEqual(state, .idle)
+        XCTAssertEqual(channel.cause, .normal)
+        XCTAssertEqual(channel.details.rawCause, "hung up here")
+    }
+
     func testStartCallGoesThroughRingOutgoing() async throws {
         let bench = try Bench()
         defer { bench.card.shutdown() }
