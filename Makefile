@@ -1,15 +1,18 @@
 # Two commands on a fresh Debian 12 machine with Swift installed:
-#   make demo   the main job on the simulated card
+#   make run    the main job: the gateway daemon on the simulated card (127.0.0.1:8155)
 #   make test   the whole test suite
-# Both install the Debian packages they need first.
+# Both install the Debian packages they need first. `make demo` places one call and exits.
 
 SWIFT ?= swift
 export PATH := $(PATH):/opt/swift/usr/bin
 
-.PHONY: demo test deps bench clean
+.PHONY: run demo test deps bench bench-gateway clean
 
 deps:
 	@Tools/scripts/install-dependencies.sh
+
+run: deps
+	$(SWIFT) run linecard-gateway $(ARGS)
 
 demo: deps
 	$(SWIFT) run linecard-demo
@@ -25,6 +28,10 @@ test: deps
 bench: deps
 	$(SWIFT) run -c release linecard-bench engine
 	$(SWIFT) run -c release linecard-bench paced --channels 240 --seconds 60
+
+bench-gateway: deps
+	$(SWIFT) build -c release --product linecard-gateway
+	python3 Benchmarks/gateway/load.py --gateway .build/release/linecard-gateway
 
 clean:
 	rm -rf .build .build-tsan

@@ -149,8 +149,9 @@ public final class CallQueue: Sendable {
                         ORDER BY next_attempt, id LIMIT 1
                         """, [.real(now.timeIntervalSince1970)]).first, let id = row[0].int,
                         let record = try self.recordLocked(id) else { return nil }
-                    if record.request.deadline < now {
-                        let reason = record.attempts.isEmpty ? "Too late to call" : record.reason + " Too late to call again"
+                    // `firstocc` bounds retries: a first attempt is always made.
+                    if !record.attempts.isEmpty, record.request.deadline < now {
+                        let reason = "\(record.attempts.last?.reason ?? "") Too late to call again"
                         try self.database.query("UPDATE requests SET status = 'failed', reason = ? WHERE id = ?",
                                                 [.text(reason), .integer(id)])
                         continue
