@@ -9,9 +9,11 @@ let package = Package(
         .library(name: "LinecardEngine", targets: ["LinecardEngine"]),
         .library(name: "SimulatedCard", targets: ["SimulatedCard"]),
         .library(name: "Linecard", targets: ["Linecard"]),
+        .library(name: "NumberProvider", targets: ["NumberProvider"]),
         .executable(name: "linecard-demo", targets: ["linecard-demo"]),
         .executable(name: "linecard-bench", targets: ["linecard-bench"]),
         .executable(name: "linecard-gateway", targets: ["linecard-gateway"]),
+        .executable(name: "linecard", targets: ["linecard"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
@@ -54,13 +56,18 @@ let package = Package(
         .target(
             name: "LinecardGateway",
             dependencies: [
-                "Linecard", "LinecardEngine", "SimulatedCard", "CSQLite", "CEspeak", "CSampleRate",
+                "Linecard", "LinecardEngine", "SimulatedCard", "NumberProvider", "CSQLite", "CEspeak", "CSampleRate",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
+        .target(name: "NumberProvider"),
+        .executableTarget(
+            name: "linecard",
+            dependencies: ["NumberProvider", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Tools/linecard"),
         .executableTarget(
             name: "linecard-gateway",
             dependencies: [
@@ -99,6 +106,14 @@ let package = Package(
         // Runs the tools as processes; depending on them makes `swift build --build-tests` build them.
         .testTarget(name: "ToolTests", dependencies: ["linecard-demo"]),
         .testTarget(name: "GatewayTests", dependencies: ["LinecardGateway", "Linecard", "linecard-gateway"], exclude: ["voicent.py"]),
+        .testTarget(
+            name: "NumberProviderTests",
+            dependencies: [
+                "NumberProvider", "linecard", "linecard-gateway",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
     ],
     swiftLanguageModes: [.v6]
 )

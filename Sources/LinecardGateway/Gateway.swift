@@ -5,6 +5,7 @@ import LinecardDSP
 import LinecardEngine
 import Logging
 import ServiceLifecycle
+import NumberProvider
 import SimulatedCard
 
 /// The gateway daemon: a card, the durable call queue, the dialer working the queue on the
@@ -18,6 +19,7 @@ public final class Gateway: Sendable {
     let metrics: GatewayMetrics
     let dialer: Dialer
     let interface: SimpleCallInterface
+    let inbox: SMSInbox
     let logger: Logger
 
     public init(configuration: GatewayConfiguration, logger: Logger = Logger(label: "linecard.gateway")) throws {
@@ -29,6 +31,7 @@ public final class Gateway: Sendable {
             throw ConfigurationError(message: "cannot create the data directory \(data.path): \(error.localizedDescription)")
         }
         queue = try CallQueue(path: data.appendingPathComponent("calls.sqlite").path, policy: configuration.retry)
+        inbox = try SMSInbox(path: data.appendingPathComponent("sms.sqlite").path)
         let country = TonePlan.Country(rawValue: configuration.card.country) ?? .us
         let plan = TonePlan.for(country)
         let exchange = ExchangeConfiguration(country: country)
@@ -88,6 +91,30 @@ public final class Gateway: Sendable {
         metrics.requestAccepted()
         dialer.wake()
         return (id, request)
+    }
+
+    /// Stores an SMS from the webhook and acts on it as configured; returns what was done.
+    func receive(_ sms: IncomingSMS, hook: SMSWebhookConfiguration) async throws -> String {
+        guard try await inbox.store(sms) else { return "duplicate: already received" }
+        logger.info("SMS \(sms.id) for \(sms.e164) received (\(sms.content.count) characters)")
+        switch hook.action {
+        case .store:
+            return "stored"
+        case .call:
+            let text = String(hook.speechText(for: sms).prefix(configuration.limits.maxTextLength))
+            let form = ["info": "SMS \(sms.id) for \(sms.e164)", "phoneno": hook.callNumber ?? "", "txt": text]
+            let (id, _) = try await submit(form)
+            try await inbox.record(action: "call request \(id)", for: sms.id)
+            return "call request \(id)"
+        case .forward:
+            guard let url = hook.forwardURL else { return "stored" }
+            let inbox = self.inbox
+            Task {
+                let result = await SMSWebhookConfiguration.forward(sms, to: url)
+                try? await inbox.record(action: result, for: sms.id)
+            }
+            return "forwarding"
+        }
     }
 
     func remove(_ id: Int64) async throws -> Bool {

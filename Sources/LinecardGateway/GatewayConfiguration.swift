@@ -59,6 +59,8 @@ public struct GatewayConfiguration: Sendable, Equatable {
     /// Folders callTillConfirm may read call lists and audio from; nil means anywhere the
     /// gateway's user can read.
     public var allowedFileFolders: [String]?
+    /// The SMS webhook of the number-rental service; nil: no webhook route.
+    public var smsWebhook: SMSWebhookConfiguration?
 
     public init() {}
 
@@ -118,6 +120,22 @@ public struct GatewayConfiguration: Sendable, Equatable {
             try speech.finish()
         }
         if let folders = try reader.stringArray("allowedFileFolders") { c.allowedFileFolders = folders }
+        if var hook = try reader.object("smsWebhook") {
+            guard let secret = try hook.optionalString("secret") else {
+                throw ConfigurationError(message: "smsWebhook.secret is missing")
+            }
+            var w = SMSWebhookConfiguration(secret: secret)
+            let action = try hook.string("action", default: "store", oneOf: SMSWebhookConfiguration.Action.allCases.map(\.rawValue))
+            w.action = SMSWebhookConfiguration.Action(rawValue: action)!
+            w.callNumber = try hook.optionalString("callNumber")
+            w.speech = try hook.string("speech", default: w.speech)
+            if let url = try hook.optionalString("forwardURL") {
+                guard let parsed = URL(string: url) else { throw ConfigurationError(message: "smsWebhook.forwardURL is not a URL") }
+                w.forwardURL = parsed
+            }
+            try hook.finish()
+            c.smsWebhook = w
+        }
         try reader.finish()
         try c.validate()
         return c
@@ -136,6 +154,7 @@ public struct GatewayConfiguration: Sendable, Equatable {
         for network in allowedNetworks where NetworkRange(network) == nil {
             throw ConfigurationError(message: "allowedNetworks: \"\(network)\" is not an address or a CIDR network like 192.168.1.0/24")
         }
+        try smsWebhook?.validate()
         if let token, token.count < 16 {
             throw ConfigurationError(message: "token: use at least 16 characters (this one has \(token.count))")
         }

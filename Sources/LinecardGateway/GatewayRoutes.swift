@@ -22,6 +22,9 @@ struct AccessPolicy: RouterMiddleware {
     let metrics: GatewayMetrics
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        // The SMS webhook is called by the rental service from the internet; its secret
+        // guards it instead.
+        if request.uri.path.hasPrefix("/sms/webhook") { return try await next(request, context) }
         if let peer = context.peer, networks.contains(where: { $0.contains(peer) }) {
             return try await next(request, context)
         }
@@ -75,6 +78,15 @@ struct GatewayRoutes: Sendable {
         router.delete("/api/v1/calls/{id}") { _, context in try await self.cancelCall(context) }
         router.get("/api/v1/lines") { _, _ in Response.json(self.gateway.lines()) }
         router.get("/health") { _, _ in try await self.health() }
+        if gateway.configuration.smsWebhook != nil {
+            router.post("/sms/webhook") { request, _ in
+                try await self.smsWebhook(request, secret: request.headers.first { $0.name.canonicalName == "x-webhook-secret" }?.value)
+            }
+            router.post("/sms/webhook/{secret}") { request, context in
+                try await self.smsWebhook(request, secret: context.parameters.get("secret"))
+            }
+            router.get("/api/v1/sms") { _, _ in Response.json(try await self.gateway.inbox.list()) }
+        }
         router.get("/metrics") { _, _ in
             let text = try await self.gateway.metricsText()
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
@@ -243,6 +255,26 @@ struct GatewayRoutes: Sendable {
         let inService = lines.filter { $0.state != CallState.error.rawValue }.count
         return .json(Health(status: inService > 0 ? "ok" : "degraded", lines: lines.count, linesInService: inService,
                             queue: Dictionary(uniqueKeysWithValues: counts.map { ($0.key.rawValue, $0.value) })))
+    }
+
+    // MARK: The SMS webhook
+
+    private func smsWebhook(_ request: Request, secret: String?) async throws -> Response {
+        guard let hook = gateway.configuration.smsWebhook, hook.accepts(secret) else {
+            gateway.metrics.requestRejected()
+            return .jsonError("wrong or missing webhook secret", status: .forbidden)
+        }
+        guard let buffer = try? await request.body.collect(upTo: 16_384) else {
+            return .jsonError("the notification is larger than 16384 bytes", status: .contentTooLarge)
+        }
+        do {
+            let sms = try SMSWebhookConfiguration.parse(Data(buffer: buffer))
+            let outcome = try await gateway.receive(sms, hook: hook)
+            return .json(["id": String(sms.id), "outcome": outcome])
+        } catch let error as RequestError {
+            gateway.metrics.requestRejected()
+            return .jsonError(error.message, status: .init(code: error.status))
+        }
     }
 
     static func describe(_ error: any Error) -> String {
