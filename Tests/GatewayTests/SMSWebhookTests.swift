@@ -57,6 +57,54 @@ final class SMSWebhookTests: XCTestCase {
         XCTAssertEqual(inbox?.first?["content"] as? String, "hi")
     }
 
+    func testAnSMSIsForwardedToALocalProgram() async throws {
+        // The local program: a small HTTP server that writes what it receives to a file.
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("forward-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let received = folder.appendingPathComponent("received.json")
+        let program = Process()
+        program.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        program.arguments = ["python3", "-c", """
+            import http.server, sys
+            class H(http.server.BaseHTTPRequestHandler):
+                def do_POST(self):
+                    body = self.rfile.read(int(self.headers['Content-Length']))
+                    open(sys.argv[1], 'wb').write(body)
+                    self.send_response(204); self.end_headers()
+                def log_message(self, *a): pass
+            s = http.server.HTTPServer(('127.0.0.1', 0), H)
+            print(s.server_port, flush=True)
+            s.serve_forever()
+            """, received.path]
+        let out = Pipe()
+        program.standardOutput = out
+        // Not the test's own stderr: an orphan holding it would keep `swift test` waiting.
+        program.standardError = FileHandle.nullDevice
+        try program.run()
+        defer {
+            kill(program.processIdentifier, SIGKILL)
+            program.waitUntilExit()
+        }
+        let port = String(decoding: out.fileHandleForReading.availableData, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+
+        let gateway = try RunningGateway(settings: [
+            "smsWebhook": ["secret": secret, "action": "forward", "forwardURL": "http://127.0.0.1:\(port)/sms"]])
+        let sms = #"{"id": 77, "e164": "+1234567890", "sender": "+1999", "content": "forward me"}"#
+        let reply = try await gateway.request("POST", "/sms/webhook/\(secret)", body: Data(sms.utf8), contentType: "application/json")
+        XCTAssertEqual((reply.json as? [String: String])?["outcome"], "forwarding", reply.body)
+        var inbox: [[String: Any]] = []
+        for _ in 0..<250 {
+            inbox = try await gateway.json("GET", "/api/v1/sms").json as? [[String: Any]] ?? []
+            if inbox.first?["action"] as? String != "stored" { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        XCTAssertEqual(inbox.first?["action"] as? String, "forwarded")
+        let forwarded = try JSONSerialization.jsonObject(with: Data(contentsOf: received)) as? [String: Any]
+        XCTAssertEqual(forwarded?["content"] as? String, "forward me")
+        XCTAssertEqual((forwarded?["id"] as? NSNumber)?.intValue, 77)
+    }
+
     func testWebhookConfigurationErrorsAreOneLine() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("hookconf-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
