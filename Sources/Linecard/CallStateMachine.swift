@@ -10,6 +10,12 @@ extension CallChannel {
         c.sawRingback = false
         c.dialled = ""
         c.firedTimers.removeAll()
+        c.audioActive = false
+        c.silentSince = c.now
+        c.beepActive = false
+        c.lastBeep = nil
+        c.classifying = false
+        c.firstVoiceAt = nil
     }
 
     func enterAnswered(_ c: inout ChannelCore) {
@@ -21,7 +27,21 @@ extension CallChannel {
         cancelTimer(&c.phaseTimer)
         cancelTimer(&c.callTimer)
         cancelTimer(&c.voiceCheckTimer)
+        if c.audioActive { c.silentSince = c.now } else { c.silentSince = max(c.silentSince, c.now) }
     }
+
+    /// An outgoing call on an FXO line was answered: listen to the far end's first words.
+    /// A person says something short and waits; a machine's greeting runs on.
+    func startClassifying(_ c: inout ChannelCore) {
+        guard kind == .fxo, c.details.farEndType == .unknown else { return }
+        c.classifying = true
+        c.firstVoiceAt = c.audioActive ? c.now : nil
+        if c.audioActive { c.classifyTimer = setTimer(&c, after: Self.greetingLimit) }
+    }
+
+    /// Continuous speech longer than this, right after answer, is an answering machine.
+    static let greetingLimit = Duration.milliseconds(2500)
+    static let activityStopDelay = Int64(300 * 8)
 
     /// Ends the call from this side: the line is released.
     @discardableResult
@@ -48,6 +68,8 @@ extension CallChannel {
         cancelTimer(&c.voiceCheckTimer)
         cancelTimer(&c.silenceTimer)
         cancelTimer(&c.pulseTimer)
+        cancelTimer(&c.classifyTimer)
+        c.classifying = false
         c.pulseSteps.removeAll()
         c.playingDigits = false
         c.toneSequence = nil
@@ -82,6 +104,18 @@ extension CallChannel {
             c.digitsDone = true
         case .activityStarted: activity(started: true, &c)
         case .activityStopped: activity(started: false, &c)
+        case .beepStarted:
+            c.beepActive = true
+            c.mediaVersion += 1
+            if c.details.farEndType == .unknown || c.classifying {
+                c.details.farEndType = .answerMachine
+                c.classifying = false
+                cancelTimer(&c.classifyTimer)
+            }
+        case .beepEnded(let milliseconds):
+            c.beepActive = false
+            c.lastBeep = (c.now, Int(milliseconds))
+            c.mediaVersion += 1
         case .toneFinished:
             if c.toneSequence != nil { playNextToneStep(&c) }
         case .playbackFinished:
@@ -111,9 +145,16 @@ extension CallChannel {
         } else if id == c.voiceCheckTimer {
             c.voiceCheckTimer = nil
             if c.phase == .progress, !c.toneSinceVoice, configuration.answerDetection != .polarityReversal {
-                c.details.farEndType = .live
+                // Answered by voice 2.6 s ago: still talking means a greeting.
+                c.details.farEndType = c.audioActive ? .answerMachine : .live
                 enterAnswered(&c)
                 c.details.answeredAt = c.voiceStartedAt
+            }
+        } else if id == c.classifyTimer {
+            c.classifyTimer = nil
+            if c.classifying, c.audioActive {
+                c.details.farEndType = .answerMachine
+                c.classifying = false
             }
         } else if id == c.silenceTimer {
             c.silenceTimer = nil
@@ -171,6 +212,7 @@ extension CallChannel {
             // The far end may answer before the last digit's gap is over.
             if c.phase == .progress || c.phase == .dialling, configuration.answerDetection != .voiceAfterRingback {
                 enterAnswered(&c)
+                startClassifying(&c)
             } else if c.phase == .answered, kind == .fxo {
                 release(&c, .normal, raw: "polarity reversal (far end hung up)")
             }
@@ -270,6 +312,20 @@ extension CallChannel {
     }
 
     private func activity(started: Bool, _ c: inout ChannelCore) {
+        c.audioActive = started
+        if !started { c.silentSince = c.now - Self.activityStopDelay }
+        c.mediaVersion += 1
+        if c.classifying {
+            if started, c.firstVoiceAt == nil {
+                c.firstVoiceAt = c.now
+                c.classifyTimer = setTimer(&c, after: Self.greetingLimit)
+            } else if !started, c.firstVoiceAt != nil {
+                // The first words ended within the limit: a person.
+                c.details.farEndType = .live
+                c.classifying = false
+                cancelTimer(&c.classifyTimer)
+            }
+        }
         switch c.phase {
         case .progress where started && configuration.answerDetection != .polarityReversal:
             // Voice after ringback means an answer; but a ringback burst also starts with

@@ -35,6 +35,19 @@ struct ChannelCore: Sendable {
     var phaseTimer: Int32?
     var callTimer: Int32?
     var silenceTimer: Int32?
+    // What the far end sounds like: audio activity and beeps, for answering-machine
+    // detection and the far-end type.
+    var audioActive = false
+    /// Line time the far end last fell silent (activity is reported stopped 300 ms late).
+    var silentSince: Int64 = 0
+    var beepActive = false
+    var lastBeep: (endedAt: Int64, milliseconds: Int)?
+    /// Bumped at each activity or beep change, so that waiters look again.
+    var mediaVersion = 0
+    /// An answered outgoing call whose far end is not classified yet.
+    var classifying = false
+    var firstVoiceAt: Int64?
+    var classifyTimer: Int32?
 
     // Incoming / FXS collection.
     var dialled = ""

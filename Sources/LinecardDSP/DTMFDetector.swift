@@ -22,8 +22,9 @@ public final class DTMFDetector {
     @usableFromInline
     struct Pending {
         @usableFromInline static let capacity = 8
-        @usableFromInline var count: Int32
+        /// First, so that the reports start at the block's first byte (checked in `init`).
         var reports: (Report, Report, Report, Report, Report, Report, Report, Report)
+        @usableFromInline var count: Int32
     }
 
     @usableFromInline let state: OpaquePointer
@@ -40,7 +41,11 @@ public final class DTMFDetector {
     public init(filterDialTone: Bool = false, twist: Int = 8, reverseTwist: Int = 4, threshold: Int = -42) {
         pending = .allocate(capacity: 1)
         let zero = Report(digit: 0, level: 0, samples: 0)
-        pending.initialize(to: Pending(count: 0, reports: (zero, zero, zero, zero, zero, zero, zero, zero)))
+        pending.initialize(to: Pending(reports: (zero, zero, zero, zero, zero, zero, zero, zero), count: 0))
+        precondition(MemoryLayout<Pending>.offset(of: \Pending.reports) == 0)
+        // Touch the reports area once here, so that whatever type metadata a debug build
+        // makes for it is made now and not by the tick on its first digit.
+        Self.reports(pending)[0] = zero
         guard let s = dtmf_rx_init(nil, nil, nil) else { fatalError("spandsp dtmf_rx_init failed: out of memory") }
         state = s
         self.filterDialTone = filterDialTone
@@ -85,11 +90,12 @@ public final class DTMFDetector {
         pending.pointee.count = 0
     }
 
-    /// The reports area as plain memory: a raw pointer, never a tuple access, so that no type
-    /// metadata is needed at run time.
+    /// The reports area as plain memory: a raw pointer, never a tuple access or a key path,
+    /// so that no type metadata is made at run time (a debug build would make it, and
+    /// allocate, the first time the tick got here).
     @usableFromInline @inline(__always)
     static func reports(_ pending: UnsafeMutablePointer<Pending>) -> UnsafeMutablePointer<Report> {
-        (UnsafeMutableRawPointer(pending) + MemoryLayout<Pending>.offset(of: \Pending.reports)!).assumingMemoryBound(to: Report.self)
+        UnsafeMutableRawPointer(pending).assumingMemoryBound(to: Report.self)
     }
 
     /// Convenience for whole signals (outside the tick): the digits detected, in order.

@@ -24,6 +24,8 @@ final class ChannelPipeline {
     var activityStopSamples = 0
     var active_ = false
     var activityRun = 0
+    var detectingBeeps = false
+    let beepDetector = BeepDetector()
     let receiveMeter = PowerMeter()
     var recording = false
     var recordHighReported = false
@@ -116,6 +118,8 @@ final class ChannelPipeline {
         detectingCallProgress = false
         metering = false
         detectingActivity = false
+        detectingBeeps = false
+        beepDetector.reset()
         active_ = false
         activityRun = 0
         recording = false

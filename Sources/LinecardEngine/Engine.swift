@@ -461,6 +461,14 @@ public final class Engine: @unchecked Sendable {
             }
         }
         if p.detectingActivity { detectActivity(p, samples, bs) }
+        if p.detectingBeeps {
+            p.beepDetector.process(samples, count: bs) { report in
+                switch report {
+                case .started(let frequency, let level): emit(p.port, .beepStarted(frequency: frequency, level: level))
+                case .ended(let milliseconds): emit(p.port, .beepEnded(milliseconds: milliseconds))
+                }
+            }
+        }
         if p.recording {
             p.recordRing.writeDroppingExcess(samples, count: bs)
             let high = p.recordRing.available > p.recordRing.capacity / 2
@@ -636,6 +644,9 @@ public final class Engine: @unchecked Sendable {
             p.detectingCallProgress = on
         case .meterLevels(let on):
             p.metering = on
+        case .detectBeeps(let on):
+            if on && !p.detectingBeeps { p.beepDetector.reset() }
+            p.detectingBeeps = on
         case .detectActivity(let threshold, let start, let stop):
             p.detectingActivity = threshold != 0
             p.active_ = false

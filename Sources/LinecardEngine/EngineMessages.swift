@@ -57,6 +57,9 @@ public struct EngineCommand: Sendable, BitwiseCopyable {
         /// `startMilliseconds`, and `.activityStopped` when it stays below for
         /// `stopMilliseconds` (voice or tone versus silence). 0 threshold: off.
         case detectActivity(threshold: Int16, startMilliseconds: Int16, stopMilliseconds: Int16)
+        /// Report `.beepStarted` and `.beepEnded` for single-frequency tones (an answering
+        /// machine's beep) between 350 and 2100 Hz.
+        case detectBeeps(Bool)
         /// Start feeding the line from the port's playback ring.
         case startPlayback
         /// Finish playback once the ring is empty (reported by `playbackFinished`).
@@ -106,6 +109,10 @@ public struct EngineEvent: Sendable, BitwiseCopyable, Equatable {
         /// in dBm0 over the last block.
         case activityStarted(level: Int32)
         case activityStopped
+        /// A steady single tone began (see `.detectBeeps`): its frequency in Hz, level in dBm0.
+        case beepStarted(frequency: Int32, level: Int32)
+        /// The beep ended after `milliseconds`.
+        case beepEnded(milliseconds: Int32)
         /// The port's playback ring fell below half full while playing (refill it).
         case playbackNeedsData
         /// The port's record ring rose above half full while recording (drain it).

@@ -160,6 +160,15 @@ final class Dialer: Sendable {
         guard state == .answered else { return .failed(Self.reason(for: channel), retryable: true) }
         defer { Task { await channel.hangUp() } }
         do {
+            // Let the far end speak first: a person says hello and waits, a machine's
+            // greeting runs on; then speak after the machine's beep.
+            var waited = 0.0
+            while channel.details.farEndType == .unknown, channel.state == .answered, waited < 3 {
+                _ = await channel.waitForIdleOrTime(0.1)
+                waited += 0.1
+            }
+            let machine = channel.details.farEndType == .answerMachine
+            if machine { _ = try await channel.waitForAnswerMachine(timeout: .seconds(60)) }
             channel.dtmfDetector.clearDigits()
             let played = try await channel.filePlayer.play(audio)
             if played == .aborted { return .interrupted("the gateway cut the call short") }
@@ -174,6 +183,7 @@ final class Dialer: Sendable {
                                retryable: true)
             }
             await channel.hangUp()
+            if machine { return .made("Message left on answering machine") }
             return .made(played == .hangup ? "Call succeeded (the far end hung up during the message)" : "Call succeeded")
         } catch CallError.hangup {
             if claim.record.request.confirmationCode != nil {

@@ -82,14 +82,14 @@ final class DurabilityTests: XCTestCase {
         XCTAssertEqual(call?["status"] as? String, "made")
         let list = try await gateway.json("GET", "/api/v1/calls?status=made").json as? [[String: Any]]
         XCTAssertEqual(list?.count, 1)
-        let awaited1 = try await gateway.json("GET", "/api/v1/calls?status=odd").status
-        XCTAssertEqual(awaited1, 400)
-        let awaited2 = try await gateway.json("DELETE", "/api/v1/calls/\(id)").status
-        XCTAssertEqual(awaited2, 204)
-        let awaited3 = try await gateway.json("DELETE", "/api/v1/calls/\(id)").status
-        XCTAssertEqual(awaited3, 404)
-        let awaited4 = try await gateway.json("GET", "/api/v1/calls/\(id)").status
-        XCTAssertEqual(awaited4, 404)
+        let badFilter = try await gateway.json("GET", "/api/v1/calls?status=odd").status
+        XCTAssertEqual(badFilter, 400)
+        let deleted = try await gateway.json("DELETE", "/api/v1/calls/\(id)").status
+        XCTAssertEqual(deleted, 204)
+        let deletedAgain = try await gateway.json("DELETE", "/api/v1/calls/\(id)").status
+        XCTAssertEqual(deletedAgain, 404)
+        let afterDelete = try await gateway.json("GET", "/api/v1/calls/\(id)").status
+        XCTAssertEqual(afterDelete, 404)
 
         let confirm = try await gateway.json("POST", "/api/v1/calls", ["number": "0", "text": "Press one two three four.",
                                                                       "numbers": ["300", "200"], "confirmationCode": "1234"])
@@ -117,8 +117,8 @@ final class DurabilityTests: XCTestCase {
         XCTAssertEqual(withToken.status, 200)
         let wrongToken = try await gateway.request("GET", "/health", headers: ["Authorization": "Bearer nope"], host: address)
         XCTAssertEqual(wrongToken.status, 403)
-        let awaited5 = try await gateway.request("GET", "/health").status
-        XCTAssertEqual(awaited5, 200, "loopback is an allowed network")
+        let fromLoopback = try await gateway.request("GET", "/health").status
+        XCTAssertEqual(fromLoopback, 200, "loopback is an allowed network")
     }
 
     func testBadConfigurationFilesGetAOneLineError() throws {
@@ -186,7 +186,7 @@ final class DurabilityTests: XCTestCase {
             guard let address = entry.pointee.ifa_addr, address.pointee.sa_family == sa_family_t(AF_INET) else { continue }
             var host = [CChar](repeating: 0, count: Int(NI_MAXHOST))
             getnameinfo(address, socklen_t(MemoryLayout<sockaddr_in>.size), &host, socklen_t(host.count), nil, 0, NI_NUMERICHOST)
-            let text = String(cString: host)
+            let text = String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             if !text.hasPrefix("127.") { return text }
         }
         return nil

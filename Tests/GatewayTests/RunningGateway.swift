@@ -42,7 +42,7 @@ final class RunningGateway: @unchecked Sendable {
         process.arguments = ["--config", configuration.path, "--log-level", "info"]
         output = Pipe()
         let errors = data.appendingPathComponent("gateway.log")
-        FileManager.default.createFile(atPath: errors.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errors.path, contents: nil)
         process.standardOutput = output
         process.standardError = try FileHandle(forWritingTo: errors)
         try process.run()

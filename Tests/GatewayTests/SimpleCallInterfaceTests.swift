@@ -22,6 +22,14 @@ final class SimpleCallInterfaceTests: XCTestCase {
         XCTAssertGreaterThan(samples.count, 8000, "at least a second of speech")
     }
 
+    func testAnAnsweringMachineGetsTheMessageAfterItsBeep() async throws {
+        let gateway = try RunningGateway()
+        let id = try XCTUnwrap(gateway.python("callText", "700", "Please call the office back.", "0") as? String)
+        XCTAssertEqual((try gateway.python("poll", id, "60") as? [String])?.last, "Call Made")
+        let body = try await gateway.post("/ocall/callstatusHandler.jsp", ["reqid": id]).body
+        XCTAssertTrue(body.contains("^made^") && body.contains("^Message left on answering machine^"), body)
+    }
+
     func testBusyNumberRetriesThenFails() async throws {
         let gateway = try RunningGateway(settings: ["retry": ["attempts": 2, "interval": 1.0]])
         let id = try XCTUnwrap(gateway.python("callText", "300", "You will not hear this.", "0") as? String)
@@ -53,8 +61,8 @@ final class SimpleCallInterfaceTests: XCTestCase {
         let missingStatus = try await gateway.post("/ocall/callstatusHandler.jsp", ["reqid": missingID]).body
         XCTAssertTrue(missingStatus.contains("does not exist"), missingStatus)
         // A bad file fails its own request once, without a retry, and the gateway goes on.
-        let awaited1 = ((try await gateway.call(badID))?["attempts"] as? [Any])?.count
-        XCTAssertEqual(awaited1, 1)
+        let badAttempts = ((try await gateway.call(badID))?["attempts"] as? [Any])?.count
+        XCTAssertEqual(badAttempts, 1)
         let health = try await gateway.json("GET", "/health")
         XCTAssertEqual(health.status, 200)
     }
@@ -173,7 +181,7 @@ final class SimpleCallInterfaceTests: XCTestCase {
         let queued = try await gateway.json("GET", "/api/v1/calls").json as? [Any]
         XCTAssertEqual(queued?.count, 0)
         // The gateway is still serving.
-        let awaited2 = try await gateway.json("GET", "/health").status
-        XCTAssertEqual(awaited2, 200)
+        let health = try await gateway.json("GET", "/health").status
+        XCTAssertEqual(health, 200)
     }
 }

@@ -8,17 +8,22 @@ import XCTest
 /// (digit and tone generation and detection, call-progress detection, playback, recording,
 /// level meters, a bridge) through whole calls on the simulated exchange, and counts the
 /// heap allocations the ticking thread makes inside `runTicks`, by interposing malloc.
+///
+/// The first pass is a warm-up and is not judged: the Swift runtime makes some type
+/// metadata the first time a generic type is used in the process (a debug build uses more of
+/// them), once. What the test proves is the steady state: every later call allocates nothing.
 final class TickAllocationTests: XCTestCase {
     func testTickMakesNoHeapAllocationWithEveryStageBusy() throws {
         guard linecard_allocation_counting_available() != 0 else {
             throw XCTSkip("a sanitizer owns the allocator in this build; the normal build runs this test")
         }
-        for blockSize in [8, 160] {
+        for (judged, blockSize) in [(false, 8), (true, 8), (true, 160)] {
             let card = SimulatedCard(fxoPorts: 4, fxsPorts: 2)
             let engine = try Engine(card: card, configuration: EngineConfiguration(blockSize: blockSize, clock: .virtual))
             for port in 0..<6 {
                 try engine.open(port: port)
-                for op: EngineCommand.Operation in [.detectDigits(true), .detectCallProgress(true), .meterLevels(true), .record(true)] {
+                for op: EngineCommand.Operation in [.detectDigits(true), .detectCallProgress(true), .meterLevels(true), .record(true),
+                                                    .detectBeeps(true), .detectActivity(threshold: -40, startMilliseconds: 40, stopMilliseconds: 300)] {
                     try engine.submit(EngineCommand(port: port, op))
                 }
             }
@@ -87,6 +92,7 @@ final class TickAllocationTests: XCTestCase {
             try measure(2 * 8000 / blockSize)
 
             XCTAssertGreaterThan(ticks * blockSize, 8000 * 20, "at least 20 s of line time")
+            guard judged else { continue }
             XCTAssertEqual(allocations, 0, "\(allocations) heap allocations in \(ticks) ticks of \(blockSize) samples")
             // The count works: something that allocates is seen.
             let before = linecard_thread_allocations()

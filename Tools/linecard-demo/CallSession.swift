@@ -131,6 +131,8 @@ final class CallSession: @unchecked Sendable {
         case .digitsSent: text = "finished sending DTMF"
         case .toneFinished: text = "tone finished"
         case .playbackFinished: text = "playback finished"
+        case .beepStarted(let frequency, _): text = "hears a \(frequency) Hz beep"
+        case .beepEnded(let milliseconds): text = "beep ended after \(milliseconds) ms"
         case .timer, .activityStarted, .activityStopped, .playbackNeedsData, .recordNeedsDraining: return
         }
         print(String(format: "%9.3f s  port %d  %@", event.seconds, Int(event.port), text))
