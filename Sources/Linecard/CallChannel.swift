@@ -106,6 +106,17 @@ public final class CallChannel: Sendable {
 
     // MARK: Incoming calls
 
+    /// On an incoming FXO call, waits for its caller ID (sent after the first ring) and
+    /// returns its status: RECEIVED (`details.callingNumber` holds the number), UNAVAILABLE,
+    /// WITHHELD, or NONE when none came within `timeout` of line time (a line without the
+    /// service gives none) or the call stopped ringing.
+    @discardableResult
+    public func waitForCallerID(timeout: Duration = .seconds(7)) async -> CallerIDStatus {
+        await wait(until: timeout) { c in
+            c.details.callerIDStatus != .none || (c.state != .callIncoming && c.state != .ringIncoming) ? c.details.callerIDStatus : nil
+        } timedOut: { $0.details.callerIDStatus }
+    }
+
     /// Waits for an incoming call (state WAITING meanwhile); returns CALL_INCOMING, or the
     /// state it was in when `timeout` of line time passed.
     @discardableResult
@@ -314,6 +325,7 @@ public final class CallChannel: Sendable {
     }
 
     func disableDetection() {
+        send(.detectCallerID(false))
         send(.detectDigits(false))
         send(.filterDialTone(false))
         send(.detectCallProgress(false))

@@ -20,6 +20,7 @@ extension CallChannel {
 
     func enterAnswered(_ c: inout ChannelCore) {
         send(.detectDigits(true))
+        send(.detectCallerID(false))
         c.state = .answered
         c.phase = .answered
         c.details.answeredAt = c.now
@@ -111,6 +112,15 @@ extension CallChannel {
                 c.details.farEndType = .answerMachine
                 c.classifying = false
                 cancelTimer(&c.classifyTimer)
+            }
+        case .callerID(let number):
+            send(.detectCallerID(false))
+            if c.state == .callIncoming || c.state == .ringIncoming {
+                let text = number.description
+                // "O" (out of area) and "P" (private) say why there is no number.
+                c.details.callingNumber = text == "O" || text == "P" ? "" : text
+                c.details.callerIDStatus = text == "O" ? .unavailable : text == "P" ? .withheld : .received
+                c.mediaVersion += 1
             }
         case .beepEnded(let milliseconds):
             c.beepActive = false
@@ -234,6 +244,8 @@ extension CallChannel {
                 c.state = .callIncoming
                 c.phase = .incomingRinging
                 c.phaseTimer = setTimer(&c, after: configuration.ringGap)
+                // Caller ID comes in the pause after the first ring.
+                if kind == .fxo { send(.detectCallerID(true)) }
             case .callIncoming, .ringIncoming:
                 cancelTimer(&c.phaseTimer)
                 c.phaseTimer = setTimer(&c, after: configuration.ringGap)

@@ -47,6 +47,17 @@ public enum CallCause: String, Sendable, CaseIterable, Codable {
     case other = "OTHER"
 }
 
+/// Caller ID of an incoming call.
+public enum CallerIDStatus: String, Sendable, Codable {
+    /// None arrived (yet): the network sends it after the first ring.
+    case none = "NONE"
+    case received = "RECEIVED"
+    /// The network said the number is not available (out of area).
+    case unavailable = "UNAVAILABLE"
+    /// The caller withheld the number.
+    case withheld = "WITHHELD"
+}
+
 /// What is at the far end, as far as the channel could tell.
 public enum FarEndType: String, Sendable, Codable {
     case live = "LIVE"
@@ -61,6 +72,8 @@ public struct CallDetails: Sendable, Equatable {
     /// What ended the call, in the line's own words (e.g. "busy tone", "loop current drop").
     public var rawCause: String = ""
     public var callingNumber: String = ""
+    /// Whether caller ID came with an incoming call on an FXO line.
+    public var callerIDStatus: CallerIDStatus = .none
     public var calledNumber: String = ""
     /// The port of the channel this one is connected to.
     public var connectedPort: Int?

@@ -26,6 +26,8 @@ final class ChannelPipeline {
     var activityRun = 0
     var detectingBeeps = false
     let beepDetector = BeepDetector()
+    var detectingCallerID = false
+    let callerIDReceiver: CallerIDReceiver
     let receiveMeter = PowerMeter()
     var recording = false
     var recordHighReported = false
@@ -55,8 +57,10 @@ final class ChannelPipeline {
 
     /// The rings are made by the caller, apart from the small DSP state that every tick
     /// touches, so that all ports' hot state stays close together in memory.
-    init(port: Int, toneSet: SupervisoryToneSet, silence: ToneDescriptor, recordRing: SampleRing, playbackRing: SampleRing) {
+    init(port: Int, toneSet: SupervisoryToneSet, silence: ToneDescriptor, recordRing: SampleRing, playbackRing: SampleRing,
+         callerID: CallerIDStandard) {
         self.port = port
+        callerIDReceiver = CallerIDReceiver(callerID)
         digitDetector = DTMFDetector()
         callProgressDetector = SupervisoryToneDetector(toneSet)
         callProgressOrder = TonePlan.detectionOrder
@@ -120,6 +124,7 @@ final class ChannelPipeline {
         detectingActivity = false
         detectingBeeps = false
         beepDetector.reset()
+        detectingCallerID = false
         active_ = false
         activityRun = 0
         recording = false

@@ -83,7 +83,8 @@ public final class Engine: @unchecked Sendable {
             (SampleRing(capacity: configuration.ringCapacity), SampleRing(capacity: configuration.ringCapacity))
         }
         pipelines = (0..<portCount).map {
-            ChannelPipeline(port: $0, toneSet: toneSet, silence: silence, recordRing: rings[$0].0, playbackRing: rings[$0].1)
+            ChannelPipeline(port: $0, toneSet: toneSet, silence: silence, recordRing: rings[$0].0, playbackRing: rings[$0].1,
+                            callerID: configuration.tonePlan.country == .us ? .bellcore : .etsi)
         }
         pipelineTable = .allocate(capacity: max(1, portCount))
         for (i, pipeline) in pipelines.enumerated() { pipelineTable[i] = Unmanaged.passUnretained(pipeline) }
@@ -461,6 +462,11 @@ public final class Engine: @unchecked Sendable {
             }
         }
         if p.detectingActivity { detectActivity(p, samples, bs) }
+        if p.detectingCallerID {
+            p.callerIDReceiver.process(samples, count: bs) { bytes, count in
+                emit(p.port, .callerID(DigitString(bytes: bytes, count: count)))
+            }
+        }
         if p.detectingBeeps {
             p.beepDetector.process(samples, count: bs) { report in
                 switch report {
@@ -644,6 +650,9 @@ public final class Engine: @unchecked Sendable {
             p.detectingCallProgress = on
         case .meterLevels(let on):
             p.metering = on
+        case .detectCallerID(let on):
+            if on && !p.detectingCallerID { p.callerIDReceiver.reset() }
+            p.detectingCallerID = on
         case .detectBeeps(let on):
             if on && !p.detectingBeeps { p.beepDetector.reset() }
             p.detectingBeeps = on

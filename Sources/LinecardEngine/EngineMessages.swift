@@ -16,6 +16,16 @@ public struct DigitString: Sendable, BitwiseCopyable, Equatable, CustomStringCon
         }
     }
 
+    /// From ASCII bytes (safe in the tick); longer input is cut at the capacity.
+    public init(bytes: UnsafePointer<UInt8>, count: Int) {
+        let n = min(count, Self.capacity)
+        self.count = UInt8(n)
+        withUnsafeMutableBytes(of: &self.bytes) { raw in
+            var i = 0
+            while i < n { raw[i] = bytes[i]; i += 1 }
+        }
+    }
+
     /// Calls `body` with the characters (safe in the tick).
     @inline(__always)
     public func withCharacters<R>(_ body: (UnsafePointer<UInt8>, Int) -> R) -> R {
@@ -60,6 +70,8 @@ public struct EngineCommand: Sendable, BitwiseCopyable {
         /// Report `.beepStarted` and `.beepEnded` for single-frequency tones (an answering
         /// machine's beep) between 350 and 2100 Hz.
         case detectBeeps(Bool)
+        /// Decode caller ID (FSK between rings) and report `.callerID`.
+        case detectCallerID(Bool)
         /// Start feeding the line from the port's playback ring.
         case startPlayback
         /// Finish playback once the ring is empty (reported by `playbackFinished`).
@@ -113,6 +125,8 @@ public struct EngineEvent: Sendable, BitwiseCopyable, Equatable {
         case beepStarted(frequency: Int32, level: Int32)
         /// The beep ended after `milliseconds`.
         case beepEnded(milliseconds: Int32)
+        /// Caller ID arrived: the caller's number ("O": unavailable, "P": private).
+        case callerID(DigitString)
         /// The port's playback ring fell below half full while playing (refill it).
         case playbackNeedsData
         /// The port's record ring rose above half full while recording (drain it).

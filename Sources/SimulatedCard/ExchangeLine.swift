@@ -52,6 +52,9 @@ final class ExchangeLine {
     private var rings = 0
     private var ringLimit = 0
     private var incomingRoute: RouteRuntime?
+    // Caller ID after the first ring: when it starts, and whether it has.
+    private let callerID: CallerIDGenerator
+    private var callerIDAt: Int64 = -1
 
     /// Whether a scripted party is on the line (read here, so the tick need not load it).
     private var partyActive = false
@@ -75,6 +78,7 @@ final class ExchangeLine {
         history = DelayLine(storage: exchange.histories + port * DelayLine.capacity)
         tone = ToneGenerator(exchange.silence)
         party = Party(silence: exchange.silence)
+        callerID = CallerIDGenerator(exchange.configuration.country == .us ? .bellcore : .etsi)
         digits.initialize(repeating: 0, count: 32)
     }
 
@@ -175,6 +179,7 @@ final class ExchangeLine {
         ringPhase = 0
         ringOn = true
         rings = 1
+        callerIDAt = -1
         ringLimit = limit
         ringPhaseEnd = exchange.now + exchange.ringCadence[0]
         exchange.post(port, .ringBegin)
@@ -348,6 +353,13 @@ final class ExchangeLine {
                 play(exchange.tones[clearTone])
             }
             if toneOn { fillTone(samples, count: count) }
+        case .incoming:
+            samples.update(repeating: 0, count: count)
+            if callerIDAt >= 0, now >= callerIDAt, let route = incomingRoute {
+                if !callerID.active { callerID.start(route.callerID) }
+                _ = callerID.generate(into: samples, count: count)
+                if !callerID.active { callerIDAt = -1 }
+            }
         default:
             samples.update(repeating: 0, count: count)
             if toneOn { fillTone(samples, count: count) }
@@ -449,6 +461,10 @@ final class ExchangeLine {
                 } else {
                     ringOn = false
                     exchange.post(port, .ringEnd)
+                    // In the long pause after the first ring: 500 ms later, as Bellcore asks.
+                    if rings == 1, ringPhase == cadence.count - 1, let route = incomingRoute, !route.callerID.isEmpty {
+                        callerIDAt = now + 500 * 8
+                    }
                 }
             }
         default: break

@@ -13,6 +13,9 @@ final class RouteRuntime {
     let personDigits: DigitString
     let beep: ToneDescriptor?
     let greeting: [Int16]
+    /// The caller ID message the exchange sends after the first ring (callers only; made
+    /// outside the tick).
+    var callerID: [UInt8] = []
 
     init(number: String, route: Route, seed: Int32) {
         self.number = number

@@ -1,3 +1,4 @@
+import Foundation
 import LinecardDSP
 import LinecardEngine
 import Synchronization
@@ -202,12 +203,23 @@ public final class SimulatedCard: CardBackend, @unchecked Sendable {
 
     /// Rings FXO `port` with an incoming call from a scripted caller, over a line with
     /// `impairments`.
-    public func placeCall(toPort port: Int, from callerNumber: String = "5550100", caller: Person = Person(),
+    /// - Parameters:
+    ///   - callerNumber: sent as caller ID after the first ring when `sendsCallerID`
+    ///     (Bellcore FSK on a US exchange, ETSI V.23 on UK/EU); empty: "unavailable".
+    public func placeCall(toPort port: Int, from callerNumber: String = "5550100", callerName: String? = nil,
+                          sendsCallerID: Bool = true, caller: Person = Person(),
                           impairments: Impairments = Impairments()) throws {
         guard port >= 0, port < ports.count, ports[port].kind == .fxo else {
             throw CardError.device("port \(port) is not an FXO port of \(name)")
         }
-        let index = exchange.addCaller(RouteRuntime(number: callerNumber, route: Route(.person(caller), impairments: impairments), seed: 77))
+        let runtime = RouteRuntime(number: callerNumber, route: Route(.person(caller), impairments: impairments), seed: 77)
+        if sendsCallerID {
+            let now = Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "UTC")!, from: Date())
+            runtime.callerID = CallerIDGenerator.message(
+                exchangeConfiguration.country == .us ? .bellcore : .etsi, number: callerNumber.filter(\.isNumber),
+                name: callerName, month: now.month ?? 1, day: now.day ?? 1, hour: now.hour ?? 0, minute: now.minute ?? 0)
+        }
+        let index = exchange.addCaller(runtime)
         try send(.call(port: Int32(port), route: Int32(index)))
     }
 

@@ -132,6 +132,7 @@ final class CallSession: @unchecked Sendable {
         case .toneFinished: text = "tone finished"
         case .playbackFinished: text = "playback finished"
         case .beepStarted(let frequency, _): text = "hears a \(frequency) Hz beep"
+        case .callerID(let number): text = "caller ID \(number)"
         case .beepEnded(let milliseconds): text = "beep ended after \(milliseconds) ms"
         case .timer, .activityStarted, .activityStopped, .playbackNeedsData, .recordNeedsDraining: return
         }
