@@ -66,7 +66,10 @@ let package = Package(
         .target(name: "NumberProvider"),
         .executableTarget(
             name: "linecard",
-            dependencies: ["NumberProvider", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "NumberProvider", "Linecard", "LinecardDSP", "LinecardEngine", "SimulatedCard",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             path: "Tools/linecard"),
         .executableTarget(
             name: "linecard-gateway",
@@ -104,7 +107,7 @@ let package = Package(
         .testTarget(name: "SimulatedCardTests", dependencies: ["SimulatedCard", "LinecardEngine"]),
         .testTarget(name: "LinecardTests", dependencies: ["Linecard", "SimulatedCard", "LinecardEngine", "LinecardDSP"]),
         // Runs the tools as processes; depending on them makes `swift build --build-tests` build them.
-        .testTarget(name: "ToolTests", dependencies: ["linecard-demo"]),
+        .testTarget(name: "ToolTests", dependencies: ["linecard-demo", "linecard"]),
         .testTarget(name: "GatewayTests", dependencies: ["LinecardGateway", "Linecard", "linecard-gateway"], exclude: ["voicent.py"]),
         .testTarget(
             name: "NumberProviderTests",

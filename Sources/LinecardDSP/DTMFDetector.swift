@@ -11,8 +11,10 @@ public final class DTMFDetector {
         public var digit: UInt8
         /// Level in dBm0 at the start of a digit (-99 at the end).
         public var level: Int32
-        /// Samples from the change on the line to its confirmation at the start of a digit;
-        /// the digit's length in samples at its end.
+        /// The length in samples of the state that just ended (spandsp counts in its
+        /// 102-sample blocks): the silence before the digit at a start, the digit at its end.
+        /// Summing them gives each change's time from the first sample, the confirmation
+        /// delay cancelling out.
         public var samples: Int32
     }
 

@@ -1,12 +1,14 @@
 import ArgumentParser
 import Foundation
 
-/// `linecard`: the diagnostics and administration tool. Its card subcommands come with the
-/// diagnostics work; `numbers` talks to the number-rental service.
+/// `linecard`: the diagnostics tool someone runs on a new gateway box, and the first thing a
+/// newcomer tries; `numbers` talks to the number-rental service.
 @main
 struct LinecardCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "linecard",
-        abstract: "Linecard's command-line tool.",
-        subcommands: [NumbersCommand.self])
+        abstract: "Check a telephony card and its lines; rent numbers.",
+        discussion: "Every card subcommand works on the simulated card (--card sim, the default).",
+        subcommands: [ListCommand.self, TimingCommand.self, CallCommand.self, DTMFCommand.self, SelftestCommand.self,
+                      NumbersCommand.self])
 }

@@ -1,0 +1,97 @@
+import Foundation
+import XCTest
+
+/// `linecard` run as a process against the simulated card: output and exit status,
+/// including bad input (one line, non-zero, no stack trace).
+final class LinecardToolTests: XCTestCase {
+    func testListShowsEveryPort() throws {
+        let (status, out) = try run(["list", "--json"])
+        XCTAssertEqual(status, 0, out)
+        let listing = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any])
+        let ports = listing["ports"] as? [[String: Any]] ?? []
+        XCTAssertEqual(ports.map { $0["kind"] as? String }, ["FXO", "FXO", "FXO", "FXO", "FXS", "FXS"])
+        XCTAssertEqual(listing["blockSize"] as? Int, 160)
+    }
+
+    func testCallPrintsStateChangesAndExitsByOutcome() throws {
+        var (status, out) = try run(["call", "0", "200", "--hold", "1"])
+        XCTAssertEqual(status, 0, out)
+        for state in ["CALL_OUTGOING", "RING_OUTGOING", "ANSWERED", "IDLE"] { XCTAssertTrue(out.contains(state), out) }
+        XCTAssertTrue(out.contains("answered (LIVE)"), out)
+        (status, out) = try run(["call", "0", "300"])
+        XCTAssertEqual(status, 1)
+        XCTAssertTrue(out.contains("not answered: BUSY (busy tone)"), out)
+        (status, out) = try run(["call", "0", "700", "--json", "--hold", "4"])
+        XCTAssertEqual(status, 0, out)
+        let result = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any])
+        XCTAssertEqual(result["farEnd"] as? String, "ANSWER_MACHINE")
+    }
+
+    func testDTMFGenerateDetectAndSend() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("dtmf-\(UUID().uuidString).wav").path
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        var (status, out) = try run(["dtmf", "generate", "0123456789ABCD*#", "--output", file, "--level", "-20", "--twist", "3", "--on", "60", "--off", "60"])
+        XCTAssertEqual(status, 0, out)
+        (status, out) = try run(["dtmf", "detect", "--input", file, "--json"])
+        XCTAssertEqual(status, 0, out)
+        let digits = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(out.utf8)) as? [[String: Any]])
+        XCTAssertEqual(digits.compactMap { $0["digit"] as? String }.joined(), "0123456789ABCD*#")
+        let starts = digits.compactMap { $0["start"] as? Double }
+        XCTAssertEqual(starts.first ?? 0, 0.1, accuracy: 0.03, "100 ms of silence first")
+        XCTAssertEqual((starts.last ?? 0) - (starts.first ?? 0), 15 * 0.12, accuracy: 0.03, "120 ms per digit")
+        (status, out) = try run(["dtmf", "send", "0", "159#"])
+        XCTAssertEqual(status, 0, out)
+        XCTAssertTrue(out.contains("heard back: 159#"), out)
+    }
+
+    func testSelftestPassesOnTheSimulatedExchange() throws {
+        let (status, out) = try run(["selftest"])
+        XCTAssertEqual(status, 0, out)
+        for line in ["pass  test tone level", "pass  signal to noise", "pass  echo return loss", "pass  DTMF round trip",
+                     "skip  fax page", "selftest passed"] {
+            XCTAssertTrue(out.contains(line), "missing \(line) in \(out)")
+        }
+    }
+
+    func testTimingReportsPassesAndASummary() throws {
+        let (status, out) = try run(["timing", "--seconds", "2"])
+        let passes = out.split(separator: "\n").filter { $0.contains("system clock sample intervals") }
+        XCTAssertEqual(passes.count, 2, out)
+        XCTAssertTrue(out.contains("--- best"), out)
+        // The mark is 99.99 %: the exit status says whether this machine met it.
+        XCTAssertEqual(status == 0, out.contains("PASS"), out)
+    }
+
+    func testBadInputIsOneLineAndNonZero() throws {
+        let notWAV = FileManager.default.temporaryDirectory.appendingPathComponent("not-\(UUID().uuidString).wav").path
+        try Data("hello".utf8).write(to: URL(fileURLWithPath: notWAV))
+        defer { try? FileManager.default.removeItem(atPath: notWAV) }
+        for (arguments, message) in [
+            (["call", "9", "200"], "no channel 9"),
+            (["dtmf", "detect", "--input", notWAV], "not a usable WAV file"),
+            (["dtmf", "detect", "--input", "/nonexistent.wav"], "/nonexistent.wav"),
+            (["dtmf", "generate", "12x", "--output", "/tmp/x.wav"], "DIGITS must be"),
+            (["list", "--card", "dahdi"], "no DAHDI or ALSA backend"),
+            (["list", "--card", "pots"], "is not a card"),
+            (["call", "0", "12a"], "dial only"),
+        ] {
+            let (status, out) = try run(arguments)
+            XCTAssertNotEqual(status, 0, "\(arguments)")
+            XCTAssertTrue(out.contains(message), "\(arguments): \(out)")
+            XCTAssertFalse(out.contains("Fatal error") || out.contains("Backtrac"), out)
+        }
+    }
+
+    private func run(_ arguments: [String]) throws -> (Int32, String) {
+        let process = Process()
+        process.executableURL = Bundle.main.bundleURL.appendingPathComponent("linecard")
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+}

@@ -1,0 +1,58 @@
+import ArgumentParser
+import Foundation
+import Linecard
+import LinecardDSP
+import LinecardEngine
+import SimulatedCard
+
+/// How a subcommand reaches a card: `--card sim` (the default) or, in builds with the
+/// hardware backends, `dahdi` and `alsa:DEVICE`.
+struct CardOptions: ParsableArguments {
+    @Option(help: "The card: sim (the simulated card and exchange), dahdi, or alsa:DEVICE.")
+    var card = "sim"
+    @Option(help: "The simulated exchange's country: us, uk or eu.")
+    var country = "us"
+    @Flag(help: "Run the simulated card in real time (default: virtual time, as fast as possible).")
+    var paced = false
+    @Flag(help: "Print JSON, for scripts.")
+    var json = false
+
+    func validate() throws {
+        guard TonePlan.Country(rawValue: country) != nil else { throw ValidationError("--country must be us, uk or eu, not \(country)") }
+        if card == "dahdi" || card.hasPrefix("alsa:") {
+            throw ValidationError("--card \(card): this build has no DAHDI or ALSA backend yet; use --card sim")
+        }
+        guard card == "sim" else { throw ValidationError("--card \(card) is not a card: use sim, dahdi or alsa:DEVICE") }
+    }
+
+    var plan: TonePlan { .for(TonePlan.Country(rawValue: country) ?? .us) }
+
+    /// The simulated card with a channel on every port, started.
+    func open(blockSize: Int = 160) throws -> (Card, SimulatedCard) {
+        let country = TonePlan.Country(rawValue: self.country) ?? .us
+        let sim = SimulatedCard(exchange: ExchangeConfiguration(country: country))
+        let card = try Card(backend: sim, engine: EngineConfiguration(blockSize: blockSize, clock: paced ? .paced : .virtual,
+                                                                      realtime: false, tonePlan: .for(country)))
+        return (card, sim)
+    }
+
+    func channel(_ port: Int, of card: Card) throws -> CallChannel {
+        guard port >= 0, port < card.channels.count else {
+            throw fail("no channel \(port): this card has channels 0 to \(card.channels.count - 1) (linecard list shows them)")
+        }
+        return card.channels[port]
+    }
+}
+
+/// Prints `value` as sorted, pretty JSON.
+func printJSON<T: Encodable>(_ value: T) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    print(String(decoding: try encoder.encode(value), as: UTF8.self))
+}
+
+/// A failed check: one line on standard error, exit status 1.
+func fail(_ message: String) -> ExitCode {
+    FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+    return ExitCode.failure
+}

@@ -1,0 +1,107 @@
+import ArgumentParser
+import Foundation
+import Linecard
+import LinecardDSP
+
+/// `linecard selftest`: two ports looped through the exchange, checked end to end.
+struct SelftestCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "selftest",
+        abstract: "Call one port from another and check level, noise, echo and DTMF across the loop.",
+        discussion: """
+            Channel A calls channel B through the exchange (on the simulated card: A dials
+            100+B); B answers. A sends a 1004 Hz test tone at -10 dBm0 for a second and B
+            records it: level within 2 dB of what the exchange should deliver and an SNR of
+            30 dB or more pass. A hears its own tone come back at least 20 dB down (echo
+            return loss). All 16 DTMF digits go from A to B and must arrive in order.
+
+            Example:
+              linecard selftest --from 0 --to 1
+            """)
+    @Option(help: "The calling channel.") var from = 0
+    @Option(help: "The answering channel.") var to = 1
+    @OptionGroup var options: CardOptions
+
+    struct Check: Encodable { let name: String; let value: String; let limit: String; let passed: Bool? }
+
+    func run() async throws {
+        let (card, _) = try options.open()
+        defer { card.shutdown() }
+        let a = try options.channel(from, of: card), b = try options.channel(to, of: card)
+        guard from != to else { throw fail("--from and --to must be different channels") }
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("linecard-selftest-\(getpid())")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var checks: [Check] = []
+        do {
+            try a.startCall(to: "\(100 + to)", timeout: .seconds(30))
+            guard try await b.waitForIncomingCall(timeout: .seconds(15)) == .callIncoming else {
+                throw fail("channel \(to) saw no call from channel \(from)")
+            }
+            _ = try await b.answer()
+            guard await a.waitForAnswer(timeout: .seconds(15)) == .answered else { throw fail("the loop call was not answered") }
+            checks.append(Check(name: "loop call", value: "answered", limit: "answered", passed: true))
+
+            // The test tone, recorded at both ends.
+            let level = -10.0
+            let amplitude = 32767.0 * pow(10, (level - 3.14) / 20)
+            let tone = (0..<8000).map { Int16(amplitude * sin(2 * .pi * 1004 * Double($0) / 8000)) }
+            let tonePath = folder.appendingPathComponent("tone.wav").path
+            try WAVFile.write(tone, to: tonePath)
+            let atB = folder.appendingPathComponent("b.wav").path, atA = folder.appendingPathComponent("a.wav").path
+            async let recordB = b.fileRecorder.record(to: atB, timeout: .milliseconds(1200))
+            async let recordA = a.fileRecorder.record(to: atA, timeout: .milliseconds(1200))
+            try await a.filePlayer.play(tonePath)
+            _ = try await (recordB, recordA)
+            let received = try WAVFile.read(atB), echoed = try WAVFile.read(atA)
+            // Half a second from the middle of the tone, clear of its start and end.
+            let (rxLevel, snr) = Self.measure(received.dropFirst(2400).prefix(4000))
+            checks.append(Check(name: "test tone level", value: String(format: "%.1f dBm0", rxLevel), limit: "-10 ± 2 dBm0",
+                                passed: abs(rxLevel - level) <= 2))
+            checks.append(Check(name: "signal to noise", value: String(format: "%.1f dB", snr), limit: ">= 30 dB", passed: snr >= 30))
+            let (echoLevel, _) = Self.measure(echoed.dropFirst(2400).prefix(4000))
+            let erl = level - echoLevel
+            checks.append(Check(name: "echo return loss", value: String(format: "%.1f dB", erl), limit: ">= 20 dB", passed: erl >= 20))
+
+            let digits = "0123456789ABCD*#"
+            b.dtmfDetector.clearDigits()
+            _ = try await a.dtmfPlayer.play(digits)
+            let heard = try await b.dtmfDetector.getDigits(count: 16, predigitsTimeout: .seconds(2), interdigitTimeout: .seconds(2))
+            checks.append(Check(name: "DTMF round trip", value: heard.isEmpty ? "none" : heard, limit: digits, passed: heard == digits))
+            checks.append(Check(name: "fax page", value: "not built yet", limit: "one page", passed: nil))
+            await a.hangUp()
+            await b.hangUp()
+        } catch let error as CallError {
+            throw fail(error.description)
+        }
+        let passed = checks.allSatisfy { $0.passed != false }
+        if options.json {
+            struct Report: Encodable { let checks: [Check]; let passed: Bool }
+            try printJSON(Report(checks: checks, passed: passed))
+        } else {
+            for c in checks {
+                let mark = c.passed.map { $0 ? "pass" : "FAIL" } ?? "skip"
+                print("\(mark)  \(c.name.padding(toLength: 17, withPad: " ", startingAt: 0)) \(c.value.padding(toLength: 18, withPad: " ", startingAt: 0)) (\(c.limit))")
+            }
+            print(passed ? "selftest passed" : "selftest FAILED")
+        }
+        if !passed { throw ExitCode.failure }
+    }
+
+    /// Level of the 1004 Hz tone (dBm0) and its ratio to everything else (dB).
+    static func measure(_ samples: ArraySlice<Int16>) -> (Double, Double) {
+        let x = samples.map(Double.init)
+        guard x.count > 100 else { return (-99, 0) }
+        let total = x.reduce(0) { $0 + $1 * $1 } / Double(x.count)
+        // Least-squares fit of a 1004 Hz sine: its power is the tone, the rest is noise.
+        var c = 0.0, s = 0.0
+        for (i, v) in x.enumerated() {
+            let w = 2 * Double.pi * 1004 * Double(i) / 8000
+            c += v * cos(w); s += v * sin(w)
+        }
+        let amplitude = 2 * (c * c + s * s).squareRoot() / Double(x.count)
+        let tonePower = amplitude * amplitude / 2
+        let noise = max(total - tonePower, 1e-3)
+        return (PowerMeter.rmsToDBm0(tonePower.squareRoot()), 10 * log10(tonePower / noise))
+    }
+}
