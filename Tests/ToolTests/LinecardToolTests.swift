@@ -44,6 +44,29 @@ final class LinecardToolTests: XCTestCase {
         XCTAssertTrue(out.contains("heard back: 159#"), out)
     }
 
+    func testMonitorReportsLevelsAndRecords() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("monitor-\(UUID().uuidString).wav").path
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let (status, out) = try run(["monitor", "0", "--seconds", "2", "--interval", "0.25", "--record", file, "--json"])
+        XCTAssertEqual(status, 0, out)
+        let readings = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(out.utf8)) as? [[String: Any]])
+        XCTAssertGreaterThanOrEqual(readings.count, 7)
+        let loudest = readings.compactMap { $0["receive"] as? Double }.max() ?? -99
+        XCTAssertGreaterThan(loudest, -30, "the far end's digits are heard")
+        let transmitted = readings.compactMap { $0["transmit"] as? Double }.max() ?? -99
+        XCTAssertGreaterThan(transmitted, -30, "our digits are sent")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: file))
+    }
+
+    func testTonePlaysForItsDuration() throws {
+        var (status, out) = try run(["tone", "0", "ringback_uk", "--duration", "1.5"])
+        XCTAssertEqual(status, 0, out)
+        XCTAssertTrue(out.contains("played RINGBACK_UK for 1.5"), out)
+        (status, out) = try run(["tone", "0", "WHISTLE"])
+        XCTAssertNotEqual(status, 0)
+        XCTAssertTrue(out.contains("no tone WHISTLE"), out)
+    }
+
     func testSelftestPassesOnTheSimulatedExchange() throws {
         let (status, out) = try run(["selftest"])
         XCTAssertEqual(status, 0, out)
