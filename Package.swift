@@ -43,6 +43,9 @@ let package = Package(
         .systemLibrary(
             name: "CSampleRate", path: "Sources/CSampleRate", pkgConfig: "samplerate",
             providers: [.apt(["libsamplerate0-dev"])]),
+        .systemLibrary(
+            name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
+            providers: [.apt(["libpng-dev"])]),
         // The DAHDI userspace ABI, written from the documented x86_64 facts.
         .target(name: "CDahdi", path: "CDahdi"),
 
@@ -67,7 +70,7 @@ let package = Package(
         .executableTarget(
             name: "linecard",
             dependencies: [
-                "NumberProvider", "Linecard", "LinecardDSP", "LinecardEngine", "SimulatedCard",
+                "NumberProvider", "Linecard", "LinecardDSP", "LinecardEngine", "SimulatedCard", "CPNG", "CSpanDSP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Tools/linecard"),
@@ -107,7 +110,7 @@ let package = Package(
         .testTarget(name: "SimulatedCardTests", dependencies: ["SimulatedCard", "LinecardEngine"]),
         .testTarget(name: "LinecardTests", dependencies: ["Linecard", "SimulatedCard", "LinecardEngine", "LinecardDSP"]),
         // Runs the tools as processes; depending on them makes `swift build --build-tests` build them.
-        .testTarget(name: "ToolTests", dependencies: ["linecard-demo", "linecard"]),
+        .testTarget(name: "ToolTests", dependencies: ["linecard-demo", "linecard", "linecard-bench"]),
         .testTarget(name: "GatewayTests", dependencies: ["LinecardGateway", "Linecard", "linecard-gateway"], exclude: ["voicent.py"]),
         .testTarget(
             name: "NumberProviderTests",

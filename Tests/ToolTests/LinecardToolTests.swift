@@ -58,6 +58,41 @@ final class LinecardToolTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: file))
     }
 
+    func testPlotDrawsAPNGOfAFileOrAChannel() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("plot-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let wav = folder.appendingPathComponent("d.wav").path, png = folder.appendingPathComponent("d.png").path
+        _ = try run(["dtmf", "generate", "159", "--output", wav])
+        var (status, out) = try run(["plot", "--input", wav, "--output", png])
+        XCTAssertEqual(status, 0, out)
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: png)))
+        XCTAssertEqual(Array(bytes.prefix(8)), [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A], "a PNG file")
+        let height = bytes[20...23].reduce(0) { $0 << 8 | Int($1) }
+        XCTAssertEqual(height, 256 + 4 + 96, "spectrogram, margin, level strip")
+        (status, out) = try run(["plot", "0", "--seconds", "1", "--output", folder.appendingPathComponent("line.png").path])
+        XCTAssertEqual(status, 0, out)
+        // About a second: the recording starts as the call's first digits go out.
+        let seconds = out.range(of: #"[0-9.]+(?= s of audio)"#, options: .regularExpression).flatMap { Double(out[$0]) } ?? 0
+        XCTAssertEqual(seconds, 1.0, accuracy: 0.1, out)
+        for (arguments, message) in [(["plot", "--output", png], "give a CHANNEL or --input"),
+                                     (["plot", "--input", "/etc/hostname", "--output", png], "not a usable WAV file"),
+                                     (["plot", "--input", wav, "--output", "/nonexistent/d.png"], "cannot write /nonexistent/d.png")] {
+            let (status, out) = try run(arguments)
+            XCTAssertNotEqual(status, 0, "\(arguments)")
+            XCTAssertTrue(out.contains(message), "\(arguments): \(out)")
+        }
+    }
+
+    func testBenchRunsTheEngineBenchmark() throws {
+        let (status, out) = try run(["bench", "engine", "--channels", "8", "--seconds", "1", "--runs", "1", "--blocks", "160", "--json"])
+        XCTAssertEqual(status, 0, out)
+        let line = try XCTUnwrap(out.split(separator: "\n").first { $0.hasPrefix("{") })
+        let result = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        XCTAssertNotNil(result["ratio"] as? Double, out)
+        XCTAssertEqual(result["digits_engine"] as? Int, result["digits_baseline"] as? Int, "both paths detect every digit")
+    }
+
     func testTonePlaysForItsDuration() throws {
         var (status, out) = try run(["tone", "0", "ringback_uk", "--duration", "1.5"])
         XCTAssertEqual(status, 0, out)

@@ -13,6 +13,7 @@ packages=(
     libespeak-ng-dev # the gateway's text to speech
     libsamplerate0-dev # speech from 22.05 kHz down to the line's 8 kHz
     libsqlite3-dev   # the gateway's durable call queue
+    libpng-dev       # linecard plot writes PNG pictures
     python3          # the reference HTTP client, in the gateway tests
 )
 
