@@ -39,6 +39,9 @@ final class LinecardToolTests: XCTestCase {
         let starts = digits.compactMap { $0["start"] as? Double }
         XCTAssertEqual(starts.first ?? 0, 0.1, accuracy: 0.03, "100 ms of silence first")
         XCTAssertEqual((starts.last ?? 0) - (starts.first ?? 0), 15 * 0.12, accuracy: 0.03, "120 ms per digit")
+        (status, out) = try run(["dtmf", "detect", "0", "--seconds", "6"])
+        XCTAssertEqual(status, 0, out)
+        XCTAssertTrue(out.contains("4 digits: 1234"), "200 presses 1234 after answering: \(out)")
         (status, out) = try run(["dtmf", "send", "0", "159#"])
         XCTAssertEqual(status, 0, out)
         XCTAssertTrue(out.contains("heard back: 159#"), out)
@@ -128,6 +131,7 @@ final class LinecardToolTests: XCTestCase {
             (["call", "9", "200"], "no channel 9"),
             (["dtmf", "detect", "--input", notWAV], "not a usable WAV file"),
             (["dtmf", "detect", "--input", "/nonexistent.wav"], "/nonexistent.wav"),
+            (["dtmf", "detect"], "give a CHANNEL or --input"),
             (["dtmf", "generate", "12x", "--output", "/tmp/x.wav"], "DIGITS must be"),
             (["list", "--card", "dahdi"], "no DAHDI or ALSA backend"),
             (["list", "--card", "pots"], "is not a card"),

@@ -48,14 +48,31 @@ struct DTMFCommand: AsyncParsableCommand {
 
     struct Detect: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Print each DTMF digit in a WAV file with its start time and duration.",
-            discussion: "Example:\n  linecard dtmf detect --input digits.wav")
-        @Option(help: "A WAV file (any rate; converted to 8 kHz).") var input: String
-        @Flag(help: "Print JSON.") var json = false
+            abstract: "Print each DTMF digit on a channel (live) or in a WAV file, with its time.",
+            discussion: """
+                With a CHANNEL the channel first calls --number (200 on the simulated exchange
+                presses 1234 after answering) and prints digits as they arrive for --seconds.
+
+                Examples:
+                  linecard dtmf detect --input digits.wav
+                  linecard dtmf detect 0 --seconds 10
+                """)
+        @Argument(help: "A channel to listen on (instead of --input).") var channel: Int?
+        @Option(help: "A WAV file (any rate; converted to 8 kHz).") var input: String?
+        @Option(help: "Seconds to listen on the channel.") var seconds = 8.0
+        @Option(help: "The number the channel calls first.") var number = "200"
+        @OptionGroup var options: CardOptions
+        var json: Bool { options.json }
 
         struct Digit: Encodable { let digit: String; let start: Double; let duration: Double; let level: Int }
 
+        func validate() throws {
+            guard (channel == nil) != (input == nil) else { throw ValidationError("give a CHANNEL or --input FILE.wav, one of them") }
+            guard seconds > 0, seconds <= 86_400 else { throw ValidationError("--seconds must be from 0 to 86400") }
+        }
+
         func run() async throws {
+            guard let input else { return try await listen(channel ?? 0) }
             let samples: [Int16]
             do { samples = try WAVFile.read(input) } catch { throw fail("\(error)") }
             let detector = DTMFDetector()
@@ -86,6 +103,33 @@ struct DTMFCommand: AsyncParsableCommand {
                 print(String(format: "%@  at %7.3f s  for %3.0f ms  %d dBm0", d.digit, d.start, d.duration * 1000, d.level))
             }
             print(found.isEmpty ? "no DTMF digits" : "\(found.count) digits: \(found.map(\.digit).joined())")
+        }
+
+        /// Live: each digit as the channel's detector reports it, in line time.
+        private func listen(_ port: Int) async throws {
+            let (card, _) = try options.open()
+            defer { card.shutdown() }
+            let line = try options.channel(port, of: card)
+            do {
+                guard try await line.call(to: number, timeout: .seconds(60)) == .answered else {
+                    throw fail("the call to \(number) was not answered: \(line.cause.rawValue) (\(line.details.rawCause))")
+                }
+                let start = card.engine.lineTime
+                var heard: [Digit] = []
+                while line.state == .answered {
+                    let left = seconds - Double(card.engine.lineTime - start) / 8000
+                    if left <= 0 { break }
+                    let digit = try await line.dtmfDetector.getDigits(count: 1, predigitsTimeout: .milliseconds(Int(left * 1000)))
+                    guard !digit.isEmpty else { continue }
+                    let at = Double(card.engine.lineTime - start) / 8000
+                    heard.append(Digit(digit: digit, start: at, duration: 0, level: 0))
+                    if !json { print(String(format: "%@  at %7.3f s", digit, at)); fflush(nil) }
+                }
+                if line.state == .answered { await line.hangUp() }
+                if json { try printJSON(heard) } else { print(heard.isEmpty ? "no DTMF digits" : "\(heard.count) digits: \(heard.map(\.digit).joined())") }
+            } catch let error as CallError {
+                throw fail(error.description)
+            }
         }
     }
 
