@@ -32,10 +32,6 @@ public final class DTMFDetector {
     @usableFromInline let state: OpaquePointer
     @usableFromInline let pending: UnsafeMutablePointer<Pending>
     public private(set) var filterDialTone: Bool
-    let frequencyCheck = DTMFFrequencyCheck()
-    /// A digit spandsp reported and the frequency check refused is in progress.
-    var suppressing = false
-    var carried: Int32 = 0
     public let twist: Int
     public let reverseTwist: Int
     public let threshold: Int
@@ -44,7 +40,7 @@ public final class DTMFDetector {
     ///   - filterDialTone: notch out 350 and 440 Hz (needed while dial tone may be present).
     ///   - twist / reverseTwist: accepted twist in dB (Q.24: 8 normal, 4 reverse).
     ///   - threshold: minimum level in dBm0.
-    public init(filterDialTone: Bool = false, twist: Int = 10, reverseTwist: Int = 5, threshold: Int = -42) {
+    public init(filterDialTone: Bool = false, twist: Int = 8, reverseTwist: Int = 4, threshold: Int = -42) {
         pending = .allocate(capacity: 1)
         let zero = Report(digit: 0, level: 0, samples: 0)
         pending.initialize(to: Pending(reports: (zero, zero, zero, zero, zero, zero, zero, zero), count: 0))
@@ -82,48 +78,18 @@ public final class DTMFDetector {
     public func reset() {
         _ = dtmf_rx_init(state, nil, nil)
         pending.pointee.count = 0
-        frequencyCheck.reset()
-        suppressing = false
-        carried = 0
         configure()
     }
 
     /// Processes one block and calls `report` for each confirmed start or end of a digit.
-    ///
-    /// The block goes to spandsp in pieces of at most 51 samples, so that when it confirms
-    /// a digit the frequency check's last 25.6 ms end within 51 samples of that moment. A
-    /// digit the check refuses is not reported, nor its end; the lengths it would have
-    /// carried go to the next report, so that their running sum still gives each change's time.
+    @inlinable @inline(__always)
     public func process(_ samples: UnsafePointer<Int16>, count: Int, report: (Report) -> Void) {
-        var offset = 0
-        while offset < count {
-            let n = min(51, count - offset)
-            frequencyCheck.append(samples + offset, count: n)
-            _ = dtmf_rx(state, samples + offset, Int32(n))
-            offset += n
-            let reports = Int(pending.pointee.count)
-            if reports == 0 { continue }
-            pending.pointee.count = 0
-            let list = Self.reports(pending)
-            for i in 0..<min(reports, Pending.capacity) {
-                var r = list[i]
-                if r.digit != 0 {
-                    if !frequencyCheck.accepts(r.digit) {
-                        suppressing = true
-                        carried += r.samples
-                        continue
-                    }
-                    suppressing = false
-                } else if suppressing {
-                    suppressing = false
-                    carried += r.samples
-                    continue
-                }
-                r.samples += carried
-                carried = 0
-                report(r)
-            }
-        }
+        _ = dtmf_rx(state, samples, Int32(count))
+        let n = Int(pending.pointee.count)
+        if n == 0 { return }
+        let reports = Self.reports(pending)
+        for i in 0..<min(n, Pending.capacity) { report(reports[i]) }
+        pending.pointee.count = 0
     }
 
     /// The reports area as plain memory: a raw pointer, never a tuple access or a key path,
