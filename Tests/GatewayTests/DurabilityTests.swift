@@ -122,26 +122,13 @@ final class DurabilityTests: XCTestCase {
     }
 
     func testBadConfigurationFilesGetAOneLineError() throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("gwconf-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
         for (text, message) in [("{", "not valid JSON"), ("{\"prot\": 1}", "unknown key \"prot\""),
                                 ("{\"retry\": {\"attempts\": 0}}", "retry.attempts is 0"),
                                 ("{\"allowedNetworks\": [\"10.0.0.0/99\"]}", "10.0.0.0/99"),
                                 ("{\"card\": {\"country\": \"fr\"}}", "card.country"),
                                 ("{\"token\": \"short\"}", "at least 16")] {
-            let file = folder.appendingPathComponent("g.json")
-            try text.write(to: file, atomically: true, encoding: .utf8)
-            let process = Process()
-            process.executableURL = RunningGateway.executable
-            process.arguments = ["--config", file.path]
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            process.standardError = pipe
-            try process.run()
-            let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            XCTAssertNotEqual(process.terminationStatus, 0, text)
+            let (status, out) = try RunningGateway.run(configuration: text)
+            XCTAssertNotEqual(status, 0, text)
             XCTAssertTrue(out.contains(message), "\(text): \(out)")
             XCTAssertFalse(out.contains("Fatal error") || out.contains("Backtrac"), out)
         }

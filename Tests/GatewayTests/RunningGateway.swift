@@ -151,6 +151,26 @@ final class RunningGateway: @unchecked Sendable {
         return try JSONSerialization.jsonObject(with: out, options: .fragmentsAllowed)
     }
 
+    /// Runs the gateway with a configuration file holding `text`, as a user would, and
+    /// returns its exit status and everything it printed (for configurations that must fail).
+    static func run(configuration text: String) throws -> (status: Int32, output: String) {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("gwconf-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let file = folder.appendingPathComponent("g.json")
+        try text.write(to: file, atomically: true, encoding: .utf8)
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = ["--config", file.path]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, out)
+    }
+
     static var executable: URL { Bundle.main.bundleURL.appendingPathComponent("linecard-gateway") }
     static var client: URL { URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("voicent.py") }
 }

@@ -106,25 +106,12 @@ final class SMSWebhookTests: XCTestCase {
     }
 
     func testWebhookConfigurationErrorsAreOneLine() throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("hookconf-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
         for (text, message) in [(#"{"smsWebhook": {"secret": "short"}}"#, "at least 16"),
                                 (#"{"smsWebhook": {"secret": "0123456789abcdefgh", "action": "call"}}"#, "callNumber is needed"),
                                 (#"{"smsWebhook": {"secret": "0123456789abcdefgh", "action": "forward"}}"#, "forwardURL"),
                                 (#"{"smsWebhook": {"action": "store"}}"#, "secret is missing")] {
-            let file = folder.appendingPathComponent("g.json")
-            try text.write(to: file, atomically: true, encoding: .utf8)
-            let process = Process()
-            process.executableURL = RunningGateway.executable
-            process.arguments = ["--config", file.path]
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            process.standardError = pipe
-            try process.run()
-            let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            XCTAssertNotEqual(process.terminationStatus, 0)
+            let (status, out) = try RunningGateway.run(configuration: text)
+            XCTAssertNotEqual(status, 0)
             XCTAssertTrue(out.contains(message), "\(text): \(out)")
         }
     }

@@ -36,20 +36,6 @@ final class DemoTests: XCTestCase {
     }
 
     private func runDemo(_ arguments: [String]) throws -> (Int32, String) {
-        let process = Process()
-        process.executableURL = Self.productsDirectory.appendingPathComponent("linecard-demo")
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-    }
-
-    /// The build folder holding the test bundle, and the executables beside it.
-    static var productsDirectory: URL {
-        Bundle.main.bundleURL
+        try runTool("linecard-demo", arguments)
     }
 }
