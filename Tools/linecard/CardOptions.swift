@@ -44,6 +44,14 @@ struct CardOptions: ParsableArguments {
     }
 }
 
+/// Places a call from `line` to `number` and waits for the answer; anything else is the
+/// subcommand's failure, said in one line.
+func answeredCall(_ line: CallChannel, to number: String) async throws {
+    guard try await line.call(to: number, timeout: .seconds(60)) == .answered else {
+        throw fail("the call to \(number) was not answered: \(line.cause.rawValue) (\(line.details.rawCause))")
+    }
+}
+
 /// Prints `value` as sorted, pretty JSON.
 func printJSON<T: Encodable>(_ value: T) throws {
     let encoder = JSONEncoder()

@@ -111,9 +111,7 @@ struct DTMFCommand: AsyncParsableCommand {
             defer { card.shutdown() }
             let line = try options.channel(port, of: card)
             do {
-                guard try await line.call(to: number, timeout: .seconds(60)) == .answered else {
-                    throw fail("the call to \(number) was not answered: \(line.cause.rawValue) (\(line.details.rawCause))")
-                }
+                try await answeredCall(line, to: number)
                 let start = card.engine.lineTime
                 var heard: [Digit] = []
                 while line.state == .answered {
@@ -147,9 +145,7 @@ struct DTMFCommand: AsyncParsableCommand {
             defer { card.shutdown() }
             let line = try options.channel(channel, of: card)
             do {
-                guard try await line.call(to: number, timeout: .seconds(60)) == .answered else {
-                    throw fail("the call to \(number) was not answered: \(line.cause.rawValue) (\(line.details.rawCause))")
-                }
+                try await answeredCall(line, to: number)
                 line.dtmfDetector.clearDigits()
                 let cause = try await line.dtmfPlayer.play(digits)
                 let back = try await line.dtmfDetector.getDigits(count: digits.count, predigitsTimeout: .seconds(3), interdigitTimeout: .seconds(2))

@@ -34,9 +34,7 @@ struct MonitorCommand: AsyncParsableCommand {
         defer { card.shutdown() }
         let line = try options.channel(channel, of: card)
         do {
-            guard try await line.call(to: number, timeout: .seconds(60)) == .answered else {
-                throw fail("the call to \(number) was not answered: \(line.cause.rawValue) (\(line.details.rawCause))")
-            }
+            try await answeredCall(line, to: number)
             try card.engine.submit(EngineCommand(port: channel, .meterLevels(true)))
             let levels = try card.engine.levels(port: channel)
             let recording = record.map { path in Task { try await line.fileRecorder.record(to: path, timeout: .milliseconds(Int(seconds * 1000))) } }

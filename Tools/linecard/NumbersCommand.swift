@@ -50,8 +50,7 @@ struct NumbersCommand: AsyncParsableCommand {
         func run<T: Encodable>(_ body: (NumberProviderClient) async throws -> T, text: (T) -> String) async throws {
             let result: T
             do { result = try await body(try client()) } catch let error as NumberProviderError {
-                FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-                throw ExitCode.failure
+                throw fail("\(error)")
             }
             if json {
                 let encoder = JSONEncoder()

@@ -47,9 +47,7 @@ struct PlotCommand: AsyncParsableCommand {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("linecard-plot-\(getpid()).wav").path
         defer { try? FileManager.default.removeItem(atPath: file) }
         do {
-            guard try await line.call(to: number, timeout: .seconds(60)) == .answered else {
-                throw fail("the call to \(number) was not answered: \(line.cause.rawValue) (\(line.details.rawCause))")
-            }
+            try await answeredCall(line, to: number)
             async let recorded = line.fileRecorder.record(to: file, timeout: .milliseconds(Int(seconds * 1000)))
             _ = try? await line.dtmfPlayer.play("1234")
             _ = try await recorded

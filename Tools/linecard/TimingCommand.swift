@@ -41,7 +41,7 @@ struct TimingCommand: AsyncParsableCommand {
             while s == before { s = card.engine.lineTime }
             return (now(), s)
         }
-        _ = try await Task.sleep(for: .milliseconds(200))
+        try await Task.sleep(for: .milliseconds(200))
         var (startTime, startSamples) = boundary()
         let first = (startTime, startSamples)
         for _ in 0..<seconds {

@@ -31,9 +31,7 @@ struct ToneCommand: AsyncParsableCommand {
         defer { card.shutdown() }
         let line = try options.channel(channel, of: card)
         do {
-            guard try await line.call(to: number, timeout: .seconds(60)) == .answered else {
-                throw fail("the call to \(number) was not answered: \(line.cause.rawValue) (\(line.details.rawCause))")
-            }
+            try await answeredCall(line, to: number)
             let player = line.makeTonePlayer(using: ToneManager())
             let start = card.engine.lineTime
             let cause = try await player.play(name.uppercased(), duration: .milliseconds(Int(duration * 1000)))
