@@ -19,11 +19,10 @@ public struct RetryPolicy: Sendable, Codable, Equatable {
 /// is handed out; an attempt is on disk before its number is dialled, so a crash never
 /// makes the gateway dial the same attempt twice.
 ///
-/// Every database access runs on one serial queue. Submissions that arrive together are
+/// Every database access runs on the database's serial queue. Submissions that arrive together are
 /// written in one transaction (group commit): one sync for many clients.
 public final class CallQueue: Sendable {
     private let database: SQLiteDatabase
-    private let queue = DispatchQueue(label: "linecard.call-queue")
     private let policy: RetryPolicy
     private let pendingSubmissions = Mutex<[(NewCallRequest, CheckedContinuation<Int64, any Error>)]>([])
     private let flushScheduled = Atomic<Bool>(false)
@@ -69,7 +68,7 @@ public final class CallQueue: Sendable {
                 PRIMARY KEY(request, number));
             CREATE INDEX IF NOT EXISTS requests_due ON requests(status, next_attempt);
             """)
-        try queue.sync {
+        try database.queue.sync {
             try database.transaction {
                 let interrupted = try database.query("SELECT request, number FROM attempts WHERE outcome = 'dialling'")
                 for row in interrupted {
@@ -89,7 +88,7 @@ public final class CallQueue: Sendable {
         try await withCheckedThrowingContinuation { continuation in
             pendingSubmissions.withLock { $0.append((request, continuation)) }
             if !flushScheduled.exchange(true, ordering: .acquiringAndReleasing) {
-                queue.async { self.flushSubmissions() }
+                database.queue.async { self.flushSubmissions() }
             }
         }
     }
@@ -141,7 +140,7 @@ public final class CallQueue: Sendable {
     /// Takes the request that is due soonest for an attempt on `line`, recording the
     /// attempt (synced) before returning it. Requests whose deadline passed fail here.
     public func claimNext(line: Int, now: Date = Date()) async throws -> Claim? {
-        try await run {
+        try await database.run {
             try self.database.transaction { () -> Claim? in
                 while true {
                     guard let row = try self.database.query("""
@@ -178,7 +177,7 @@ public final class CallQueue: Sendable {
     /// meanwhile.
     @discardableResult
     public func finish(id: Int64, attempt: Int, result: AttemptResult, now: Date = Date()) async throws -> RequestStatus? {
-        try await run { try self.database.transaction { try self.finishLocked(id: id, attempt: attempt, result: result, now: now) } }
+        try await database.run { try self.database.transaction { try self.finishLocked(id: id, attempt: attempt, result: result, now: now) } }
     }
 
     private func finishLocked(id: Int64, attempt: Int, result: AttemptResult, now: Date) throws -> RequestStatus? {
@@ -230,12 +229,12 @@ public final class CallQueue: Sendable {
     // MARK: Reading and removing
 
     public func record(_ id: Int64) async throws -> CallRecord? {
-        try await run { try self.recordLocked(id) }
+        try await database.run { try self.recordLocked(id) }
     }
 
     /// The newest requests first, optionally only those with `status`.
     public func list(status: RequestStatus? = nil, limit: Int = 100) async throws -> [CallRecord] {
-        try await run {
+        try await database.run {
             let rows = try self.database.query(
                 "SELECT id FROM requests WHERE ?1 IS NULL OR status = ?1 ORDER BY id DESC LIMIT ?2",
                 [status.map { .text($0.rawValue) } ?? .null, .integer(Int64(limit))])
@@ -245,7 +244,7 @@ public final class CallQueue: Sendable {
 
     /// Deletes a request whatever its state; false when there is no such request.
     public func remove(_ id: Int64) async throws -> Bool {
-        try await run {
+        try await database.run {
             try self.database.query("DELETE FROM requests WHERE id = ?", [.integer(id)])
             return self.database.changes > 0
         }
@@ -253,7 +252,7 @@ public final class CallQueue: Sendable {
 
     /// How many requests are in each state.
     public func counts() async throws -> [RequestStatus: Int] {
-        try await run {
+        try await database.run {
             var counts: [RequestStatus: Int] = [:]
             for row in try self.database.query("SELECT status, COUNT(*) FROM requests GROUP BY status") {
                 if let status = row[0].string.flatMap(RequestStatus.init), let n = row[1].int { counts[status] = Int(n) }
@@ -264,7 +263,7 @@ public final class CallQueue: Sendable {
 
     /// When the next waiting request falls due, if any is waiting.
     public func nextDue() async throws -> Date? {
-        try await run {
+        try await database.run {
             try self.database.query("SELECT MIN(next_attempt) FROM requests WHERE status IN ('pending', 'retry')")
                 .first?.first?.double.map { Date(timeIntervalSince1970: $0) }
         }
@@ -296,11 +295,6 @@ public final class CallQueue: Sendable {
                           reason: row[10].string ?? "", attempts: attempts)
     }
 
-    private func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            queue.async { continuation.resume(with: Result { try body() }) }
-        }
-    }
 
     private static func json<T: Encodable>(_ value: T) -> String {
         String(decoding: (try? JSONEncoder().encode(value)) ?? Data("null".utf8), as: UTF8.self)
@@ -318,6 +312,3 @@ public final class CallQueue: Sendable {
         return seconds == 1 ? "1 second" : String(format: "%g seconds", seconds)
     }
 }
-
-/// The database is only touched on the queue's serial DispatchQueue.
-extension SQLiteDatabase: @unchecked Sendable {}

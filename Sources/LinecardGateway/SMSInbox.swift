@@ -6,7 +6,6 @@ import NumberProvider
 /// message more than once; its id makes the second delivery a no-op.
 final class SMSInbox: Sendable {
     private let database: SQLiteDatabase
-    private let queue = DispatchQueue(label: "linecard.sms-inbox")
 
     struct Entry: Encodable, Sendable {
         let id: Int64
@@ -29,7 +28,7 @@ final class SMSInbox: Sendable {
 
     /// Stores `sms`; false when a message with its id was stored before.
     func store(_ sms: IncomingSMS) async throws -> Bool {
-        try await run {
+        try await database.run {
             try self.database.query("INSERT OR IGNORE INTO sms(id, e164, sender, content, received) VALUES(?, ?, ?, ?, ?)",
                                     [.integer(sms.id), .text(sms.e164), .text(sms.sender), .text(sms.content),
                                      .real(Date().timeIntervalSince1970)])
@@ -38,11 +37,11 @@ final class SMSInbox: Sendable {
     }
 
     func record(action: String, for id: Int64) async throws {
-        try await run { try self.database.query("UPDATE sms SET action = ? WHERE id = ?", [.text(action), .integer(id)]) }
+        _ = try await database.run { try self.database.query("UPDATE sms SET action = ? WHERE id = ?", [.text(action), .integer(id)]) }
     }
 
     func list(limit: Int = 100) async throws -> [Entry] {
-        try await run {
+        try await database.run {
             try self.database.query("SELECT id, e164, sender, content, received, action FROM sms ORDER BY received DESC LIMIT ?",
                                     [.integer(Int64(limit))]).map { r in
                 Entry(id: r[0].int ?? 0, e164: r[1].string ?? "", sender: r[2].string ?? "", content: r[3].string ?? "",
@@ -51,9 +50,4 @@ final class SMSInbox: Sendable {
         }
     }
 
-    private func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            queue.async { continuation.resume(with: Result { try body() }) }
-        }
-    }
 }

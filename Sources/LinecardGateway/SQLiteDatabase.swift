@@ -7,11 +7,14 @@ public struct DatabaseError: Error, CustomStringConvertible {
     public var description: String { message }
 }
 
-/// One SQLite connection. Not thread-safe: `CallQueue` uses it from one serial queue only.
-final class SQLiteDatabase {
+/// One SQLite connection, used from its own serial dispatch queue only (`run`, or `queue`
+/// directly): SQLite's connection is not thread-safe, and the queue keeps blocking I/O off
+/// the callers' threads.
+final class SQLiteDatabase: @unchecked Sendable {
     private var handle: OpaquePointer?
     private var statements: [String: OpaquePointer] = [:]
     let path: String
+    let queue: DispatchQueue
 
     /// A value to bind or read back.
     enum Value {
@@ -20,6 +23,7 @@ final class SQLiteDatabase {
 
     init(path: String) throws {
         self.path = path
+        queue = DispatchQueue(label: "linecard.sqlite.\(URL(fileURLWithPath: path).lastPathComponent)")
         var db: OpaquePointer?
         let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
         guard sqlite3_open_v2(path, &db, flags, nil) == SQLITE_OK, let db else {
@@ -81,6 +85,13 @@ final class SQLiteDatabase {
             rows.append(row)
         }
         return rows
+    }
+
+    /// Runs `body` on the database's queue and returns its result.
+    func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            queue.async { continuation.resume(with: Result { try body() }) }
+        }
     }
 
     /// Rows changed by the last statement.
