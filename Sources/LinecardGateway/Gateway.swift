@@ -72,15 +72,9 @@ public final class Gateway: Sendable {
     func submit(_ form: [String: String], tillConfirm: (numbers: [String], code: String)? = nil) async throws -> (Int64, NewCallRequest) {
         var request = try interface.request(from: form)
         if let tillConfirm {
-            guard tillConfirm.code.count <= 16, !tillConfirm.code.isEmpty, tillConfirm.code.allSatisfy({ "0123456789*#".contains($0) }) else {
-                throw RequestError.bad("confirmationCode needs 1 to 16 digits (0-9, *, #)")
-            }
-            guard tillConfirm.numbers.count <= configuration.limits.maxCallListSize else {
-                throw RequestError.bad("numbers has \(tillConfirm.numbers.count) entries; this gateway takes at most \(configuration.limits.maxCallListSize)")
-            }
-            for (n, number) in tillConfirm.numbers.enumerated() { _ = try SimpleCallInterface.dialString(number, parameter: "numbers[\(n)]") }
+            request.confirmationCode = try SimpleCallInterface.confirmationCode(tillConfirm.code, parameter: "confirmationCode")
+            try interface.checkCallList(tillConfirm.numbers, size: { "numbers has \($0) entries" }, entry: { "numbers[\($0)]" })
             request.numbers = tillConfirm.numbers
-            request.confirmationCode = tillConfirm.code
         }
         let id: Int64
         do { id = try await queue.submit(request) } catch {

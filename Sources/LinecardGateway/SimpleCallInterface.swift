@@ -110,9 +110,7 @@ public struct SimpleCallInterface: Sendable {
             }
             i += 1
         }
-        guard let code, !code.isEmpty, code.count <= 16, code.allSatisfy({ "0123456789*#".contains($0) }) else {
-            throw RequestError.bad("cmdline: -confirmcode needs 1 to 16 digits (0-9, *, #)")
-        }
+        let confirmationCode = try Self.confirmationCode(code, parameter: "cmdline: -confirmcode")
         guard let wav, !wav.isEmpty else { throw RequestError.bad("cmdline: -wavfile is missing: give the message's WAV file") }
         try checkFolder(wav, parameter: "-wavfile")
         var people = numbers ?? []
@@ -124,12 +122,9 @@ public struct SimpleCallInterface: Sendable {
             }
         }
         guard !people.isEmpty else { throw RequestError.bad("the call list has no numbers") }
-        guard people.count <= configuration.limits.maxCallListSize else {
-            throw RequestError.bad("the call list has \(people.count) numbers; this gateway takes at most \(configuration.limits.maxCallListSize)")
-        }
-        for (n, number) in people.enumerated() { _ = try Self.dialString(number, parameter: "call list entry \(n + 1)") }
+        try checkCallList(people, size: { "the call list has \($0) numbers" }, entry: { "call list entry \($0 + 1)" })
         return NewCallRequest(info: info, phoneNumber: phoneNumber, numbers: people, message: .audioFile(wav),
-                              confirmationCode: code, selfDelete: selfDelete, deadline: deadline, warnings: warnings)
+                              confirmationCode: confirmationCode, selfDelete: selfDelete, deadline: deadline, warnings: warnings)
     }
 
     /// The callreqHandler answer: clients read the id between `[ReqId=` and `]`.
@@ -181,6 +176,23 @@ public struct SimpleCallInterface: Sendable {
         guard digits.contains(where: \.isNumber) else { throw RequestError.bad("\(parameter) \"\(number)\" has no digits") }
         guard digits.count <= 20 else { throw RequestError.bad("\(parameter) \"\(number)\" has more than 20 digits to dial") }
         return digits
+    }
+
+    /// A call-till-confirm code: 1 to 16 of 0-9, * and #.
+    static func confirmationCode(_ code: String?, parameter: String) throws -> String {
+        guard let code, !code.isEmpty, code.count <= 16, code.allSatisfy({ "0123456789*#".contains($0) }) else {
+            throw RequestError.bad("\(parameter) needs 1 to 16 digits (0-9, *, #)")
+        }
+        return code
+    }
+
+    /// A call-till-confirm list: within the configured size, every number dialable. `size`
+    /// and `entry` say how the request named the list and its entries.
+    func checkCallList(_ numbers: [String], size: (Int) -> String, entry: (Int) -> String) throws {
+        guard numbers.count <= configuration.limits.maxCallListSize else {
+            throw RequestError.bad("\(size(numbers.count)); this gateway takes at most \(configuration.limits.maxCallListSize)")
+        }
+        for (n, number) in numbers.enumerated() { _ = try Self.dialString(number, parameter: entry(n)) }
     }
 
     static func flag(_ text: String?, name: String) throws -> Bool {
