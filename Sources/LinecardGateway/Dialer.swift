@@ -158,7 +158,16 @@ final class Dialer: Sendable {
             return .failed("Call did not go through: \(error)", retryable: true)
         }
         guard state == .answered else { return .failed(Self.reason(for: channel), retryable: true) }
-        defer { Task { await channel.hangUp() } }
+        let result = await deliver(audio, for: claim, on: channel)
+        // Whatever happened, the line is released here (a no-op when the far end or the
+        // gateway already ended the call).
+        await channel.hangUp()
+        return result
+    }
+
+    /// The answered part of an attempt: wait for the far end to speak (or a machine's beep),
+    /// play, collect the code.
+    private func deliver(_ audio: String, for claim: CallQueue.Claim, on channel: CallChannel) async -> CallQueue.AttemptResult {
         do {
             // Let the far end speak first: a person says hello and waits, a machine's
             // greeting runs on; then speak after the machine's beep.
@@ -177,12 +186,10 @@ final class Dialer: Sendable {
                 let entered = try await channel.dtmfDetector.getDigits(
                     count: code.count, predigitsTimeout: .milliseconds(Int(configuration.confirmationTimeout * 1000)),
                     interdigitTimeout: .seconds(5))
-                await channel.hangUp()
                 if entered == code { return .made("Confirmed by \(claim.number)") }
                 return .failed(entered.isEmpty ? "\(claim.number) did not confirm" : "\(claim.number) entered a wrong code",
                                retryable: true)
             }
-            await channel.hangUp()
             if machine { return .made("Message left on answering machine") }
             return .made(played == .hangup ? "Call succeeded (the far end hung up during the message)" : "Call succeeded")
         } catch CallError.hangup {
@@ -191,7 +198,6 @@ final class Dialer: Sendable {
             }
             return .made("Call succeeded (the far end hung up during the message)")
         } catch {
-            await channel.hangUp()
             return .failed("Service Error: \(error)", retryable: false)
         }
     }
