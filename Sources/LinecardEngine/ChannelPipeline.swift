@@ -44,6 +44,73 @@ final class ChannelPipeline {
     let toneGenerator: ToneGenerator
     var sendingDigits = false
     let digitGenerator = DTMFGenerator()
+    /// Our own digits echo back from the hybrid, loud enough to detect, and an application
+    /// must not read them as the far end's. The digits queued to the generator, the one whose
+    /// tone is (or was last) on the line, and the line time until which hearing that digit
+    /// is taken for its echo.
+    let ownDigitQueue: UnsafeMutablePointer<UInt8>
+    static let ownDigitQueueCapacity = 64
+    var ownDigitQueueHead = 0
+    var ownDigitQueueCount = 0
+    var ownDigit: UInt8 = 0
+    var ownToneOn = false
+    var ownDigitGuardUntil: Int64 = 0
+    /// A detected start that was our own echo, so that its end is dropped too.
+    var suppressingOwnDigit = false
+    /// How long after our last tone its echo may still be confirmed: the echo path's delay
+    /// (up to 64 ms, an echo canceller's usual tail) plus the detector's two blocks, less the
+    /// shortest tone. A person pressing back what they heard is later than this.
+    static let ownDigitEchoSamples: Int64 = 600
+
+    func queueOwnDigits(_ characters: UnsafePointer<UInt8>, count: Int) {
+        var i = 0
+        while i < count, ownDigitQueueCount < Self.ownDigitQueueCapacity {
+            ownDigitQueue[(ownDigitQueueHead + ownDigitQueueCount) % Self.ownDigitQueueCapacity] = characters[i]
+            ownDigitQueueCount += 1
+            i += 1
+        }
+    }
+
+    /// Called with each block the generator made: a tone starting takes the next queued digit.
+    @inline(__always)
+    func noteOwnDigits(_ samples: UnsafePointer<Int16>, count: Int, lineTime: Int64) {
+        let tone = Self.carriesTone(samples, count: count)
+        if tone {
+            if !ownToneOn, ownDigitQueueCount > 0 {
+                ownDigit = ownDigitQueue[ownDigitQueueHead]
+                ownDigitQueueHead = (ownDigitQueueHead + 1) % Self.ownDigitQueueCapacity
+                ownDigitQueueCount -= 1
+            }
+            ownDigitGuardUntil = lineTime + Int64(count) + Self.ownDigitEchoSamples
+        }
+        ownToneOn = tone
+    }
+
+    func forgetOwnDigits() {
+        ownDigitQueueHead = 0
+        ownDigitQueueCount = 0
+        ownToneOn = false
+    }
+
+    /// Whether a block the DTMF generator made is tone rather than the gap between digits
+    /// (three samples suffice: the gap is exact zeros; a missed block is covered by its
+    /// neighbours' guard).
+    @inline(__always)
+    static func carriesTone(_ samples: UnsafePointer<Int16>, count: Int) -> Bool {
+        count > 0 && (samples[0] | samples[count / 2] | samples[count - 1]) != 0
+    }
+
+    /// One bit per DTMF character; 0 for anything else.
+    @inline(__always)
+    static func digitBit(_ code: UInt8) -> UInt16 {
+        switch code {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return 1 << UInt16(code - UInt8(ascii: "0"))
+        case UInt8(ascii: "A")...UInt8(ascii: "D"): return 1 << UInt16(10 + code - UInt8(ascii: "A"))
+        case UInt8(ascii: "*"): return 1 << 14
+        case UInt8(ascii: "#"): return 1 << 15
+        default: return 0
+        }
+    }
     let transmitMeter = PowerMeter()
 
     // Timers in line time: a small fixed table, scanned only while any is set.
@@ -60,6 +127,8 @@ final class ChannelPipeline {
     init(port: Int, toneSet: SupervisoryToneSet, silence: ToneDescriptor, recordRing: SampleRing, playbackRing: SampleRing,
          callerID: CallerIDStandard) {
         self.port = port
+        ownDigitQueue = .allocate(capacity: Self.ownDigitQueueCapacity)
+        ownDigitQueue.initialize(repeating: 0, count: Self.ownDigitQueueCapacity)
         callerIDReceiver = CallerIDReceiver(callerID)
         digitDetector = DTMFDetector()
         callProgressDetector = SupervisoryToneDetector(toneSet)
@@ -73,6 +142,7 @@ final class ChannelPipeline {
     }
 
     deinit {
+        ownDigitQueue.deallocate()
         timerIDs.deallocate()
         timerDeadlines.deallocate()
     }
@@ -133,6 +203,10 @@ final class ChannelPipeline {
         finishingPlayback = false
         toneActive = false
         sendingDigits = false
+        forgetOwnDigits()
+        ownDigit = 0
+        ownDigitGuardUntil = 0
+        suppressingOwnDigit = false
         digitDetector.reset()
         digitDetector.setFilterDialTone(false)
         callProgressDetector.reset()

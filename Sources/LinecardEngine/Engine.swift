@@ -443,13 +443,18 @@ public final class Engine: @unchecked Sendable {
     private func receive(_ p: ChannelPipeline, blockSize bs: Int) {
         let samples = UnsafePointer(receiveBlocks + p.port * bs)
         if p.detectingDigits {
+            let now = tickLineTime
             p.digitDetector.process(samples, count: bs) { report in
                 if report.digit != 0 {
+                    p.suppressingOwnDigit = report.digit == p.ownDigit && now < p.ownDigitGuardUntil
+                    if p.suppressingOwnDigit { return }
                     emit(p.port, .digitStarted(report.digit, level: report.level))
+                    p.lastDigit = report.digit
+                } else if p.suppressingOwnDigit {
+                    p.suppressingOwnDigit = false
                 } else {
                     emit(p.port, .digitEnded(p.lastDigit, samples: report.samples))
                 }
-                if report.digit != 0 { p.lastDigit = report.digit }
             }
         }
         if p.detectingCallProgress {
@@ -522,6 +527,7 @@ public final class Engine: @unchecked Sendable {
         } else if p.sendingDigits, !p.playing, !p.toneActive {
             // Only digits: generate straight into the block.
             let n = p.digitGenerator.generate(into: out, count: bs)
+            p.noteOwnDigits(out, count: n, lineTime: tickLineTime)
             if n < bs {
                 (out + n).update(repeating: 0, count: bs - n)
                 p.sendingDigits = false
@@ -561,6 +567,7 @@ public final class Engine: @unchecked Sendable {
             }
             if p.sendingDigits {
                 let n = p.digitGenerator.generate(into: scratch, count: bs)
+                p.noteOwnDigits(scratch, count: n, lineTime: tickLineTime)
                 mix(scratch, into: out, count: n)
                 if n < bs {
                     p.sendingDigits = false
@@ -625,10 +632,14 @@ public final class Engine: @unchecked Sendable {
             let error = card.setHook(port: port, hook)
             if error != 0 { emit(port, .line(.hookFailed, value: error)) }
         case .sendDigits(let digits):
-            digits.withCharacters { _ = p.digitGenerator.enqueue($0, count: $1) }
+            digits.withCharacters { characters, count in
+                _ = p.digitGenerator.enqueue(characters, count: count)
+                p.queueOwnDigits(characters, count: count)
+            }
             p.sendingDigits = true
         case .stopDigits:
             p.digitGenerator.reset()
+            p.forgetOwnDigits()
             p.sendingDigits = false
         case .configureDigits(let level, let twist, let on, let off):
             p.digitGenerator.configure(level: Int(level), twist: Int(twist), onTimeMilliseconds: Int(on),

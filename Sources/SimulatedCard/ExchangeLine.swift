@@ -23,7 +23,7 @@ final class ExchangeLine {
     private var lastDigitAt: Int64 = 0
     private var pulseCount = 0
     private var lastPulseAt: Int64 = 0
-    private let collector = DTMFDetector()
+    private let collector = SpanDSPDTMFDetector()
 
     // Tones towards the port.
     private let tone: ToneGenerator

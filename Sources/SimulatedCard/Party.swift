@@ -8,7 +8,7 @@ final class Party {
     private(set) var role: Role = .none
     private var route: RouteRuntime?
     private let keypad = DTMFGenerator()
-    private let ear = DTMFDetector()
+    private let ear = SpanDSPDTMFDetector()
     private let beep: ToneGenerator
     private var keypadBusy = false
     private var answeredAt: Int64 = 0

@@ -26,7 +26,7 @@ final class Telephone {
     private var voicePosition = Int.max
 
     // The ear.
-    private let ear = DTMFDetector(filterDialTone: true)
+    private let ear = SpanDSPDTMFDetector(filterDialTone: true)
     private let earTones: SupervisoryToneDetector
 
     init(port: Int, exchange: Exchange) {
