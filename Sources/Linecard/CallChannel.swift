@@ -326,6 +326,7 @@ public final class CallChannel: Sendable {
 
     func disableDetection() {
         send(.detectCallerID(false))
+        send(.detectFaxTones(false))
         send(.detectDigits(false))
         send(.filterDialTone(false))
         send(.detectCallProgress(false))

@@ -21,6 +21,7 @@ extension CallChannel {
     func enterAnswered(_ c: inout ChannelCore) {
         send(.detectDigits(true))
         send(.detectCallerID(false))
+        if c.details.farEndType != .faxMachine { send(.detectFaxTones(true)) }
         c.state = .answered
         c.phase = .answered
         c.details.answeredAt = c.now
@@ -113,6 +114,14 @@ extension CallChannel {
                 c.classifying = false
                 cancelTimer(&c.classifyTimer)
             }
+        case .faxTone:
+            // Decisive, whatever the first words or a beep suggested: CED is a 2100 Hz
+            // "beep", and CNG a 1100 Hz one.
+            send(.detectFaxTones(false))
+            c.details.farEndType = .faxMachine
+            c.classifying = false
+            cancelTimer(&c.classifyTimer)
+            c.mediaVersion += 1
         case .callerID(let number):
             send(.detectCallerID(false))
             if c.state == .callIncoming || c.state == .ringIncoming {

@@ -28,6 +28,8 @@ final class ChannelPipeline {
     let beepDetector = BeepDetector()
     var detectingCallerID = false
     let callerIDReceiver: CallerIDReceiver
+    var detectingFaxTones = false
+    let faxToneDetector = FaxToneDetector()
     let receiveMeter = PowerMeter()
     var recording = false
     var recordHighReported = false
@@ -195,6 +197,8 @@ final class ChannelPipeline {
         detectingBeeps = false
         beepDetector.reset()
         detectingCallerID = false
+        detectingFaxTones = false
+        faxToneDetector.reset()
         active_ = false
         activityRun = 0
         recording = false

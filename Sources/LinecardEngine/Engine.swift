@@ -472,6 +472,9 @@ public final class Engine: @unchecked Sendable {
                 emit(p.port, .callerID(DigitString(bytes: bytes, count: count)))
             }
         }
+        if p.detectingFaxTones {
+            p.faxToneDetector.process(samples, count: bs) { emit(p.port, .faxTone($0)) }
+        }
         if p.detectingBeeps {
             p.beepDetector.process(samples, count: bs) { report in
                 switch report {
@@ -664,6 +667,9 @@ public final class Engine: @unchecked Sendable {
         case .detectCallerID(let on):
             if on && !p.detectingCallerID { p.callerIDReceiver.reset() }
             p.detectingCallerID = on
+        case .detectFaxTones(let on):
+            if on && !p.detectingFaxTones { p.faxToneDetector.reset() }
+            p.detectingFaxTones = on
         case .detectBeeps(let on):
             if on && !p.detectingBeeps { p.beepDetector.reset() }
             p.detectingBeeps = on

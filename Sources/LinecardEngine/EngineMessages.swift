@@ -72,6 +72,8 @@ public struct EngineCommand: Sendable, BitwiseCopyable {
         case detectBeeps(Bool)
         /// Decode caller ID (FSK between rings) and report `.callerID`.
         case detectCallerID(Bool)
+        /// Report `.faxTone` for CNG, CED (ANS/ANSam) and the V.21 fax preamble.
+        case detectFaxTones(Bool)
         /// Start feeding the line from the port's playback ring.
         case startPlayback
         /// Finish playback once the ring is empty (reported by `playbackFinished`).
@@ -127,6 +129,8 @@ public struct EngineEvent: Sendable, BitwiseCopyable, Equatable {
         case beepEnded(milliseconds: Int32)
         /// Caller ID arrived: the caller's number ("O": unavailable, "P": private).
         case callerID(DigitString)
+        /// A fax machine's tone was recognised (see `.detectFaxTones`).
+        case faxTone(FaxTone)
         /// The port's playback ring fell below half full while playing (refill it).
         case playbackNeedsData
         /// The port's record ring rose above half full while recording (drain it).

@@ -64,6 +64,7 @@ public struct ExchangeConfiguration: Sendable {
         "500": Route(.unobtainable),
         "600": Route(.congestion),
         "700": Route(.answeringMachine(AnsweringMachine())),
+        "800": Route(.faxMachine(FaxMachine())),
     ]
 
     /// The number that rings `port` of the card.
@@ -90,6 +91,8 @@ public enum FarEnd: Sendable {
     case unobtainable
     case congestion
     case answeringMachine(AnsweringMachine)
+    /// A fax machine (spandsp's T.30 terminal): answers with CED, or calls with CNG.
+    case faxMachine(FaxMachine)
     /// Another FXO port of the same card, which sees an incoming call.
     case port(Int)
 }
@@ -117,6 +120,24 @@ public struct Person: Sendable {
         self.digitDelayMilliseconds = digitDelayMilliseconds
         self.echoesDigits = echoesDigits
         self.hangsUpAfterMilliseconds = hangsUpAfterMilliseconds
+    }
+}
+
+/// A fax machine on one line: a second call while it is busy gets busy tone. Answering, it
+/// receives into `receiveFile` (nothing is kept when nil) and sends `sendFile` if the caller
+/// polls; calling, it sends `sendFile`. It hangs up half a second after T.30 ends (about
+/// 22 s after answering when the other end never shows fax signals).
+public struct FaxMachine: Sendable {
+    public var answerAfterRings: Int
+    public var receiveFile: String?
+    public var sendFile: String?
+    public var identity: String
+
+    public init(answerAfterRings: Int = 1, receiveFile: String? = nil, sendFile: String? = nil, identity: String = "+1 555 0800") {
+        self.answerAfterRings = answerAfterRings
+        self.receiveFile = receiveFile
+        self.sendFile = sendFile
+        self.identity = identity
     }
 }
 

@@ -299,7 +299,10 @@ final class ExchangeLine {
         setPath(r.path)
         history.clear()
         switch r.kind {
-        case .person, .answeringMachine, .noAnswer:
+        case .faxMachine where r.faxInUse:
+            enter(.busy)
+            play(exchange.tones[.busy])
+        case .person, .answeringMachine, .faxMachine, .noAnswer:
             enter(.ringingOut)
             play(exchange.tones[.ringback])
             answerAt = r.kind == .noAnswer ? -1

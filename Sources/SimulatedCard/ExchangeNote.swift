@@ -32,5 +32,5 @@ public struct ExchangeNote: Sendable, BitwiseCopyable, Equatable {
 }
 
 public enum FarEndKind: String, Sendable, BitwiseCopyable, Equatable {
-    case person, busy, noAnswer, unobtainable, congestion, answeringMachine, port
+    case person, busy, noAnswer, unobtainable, congestion, answeringMachine, faxMachine, port
 }

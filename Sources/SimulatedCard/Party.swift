@@ -1,9 +1,9 @@
 import LinecardDSP
 import LinecardEngine
 
-/// A scripted person or answering machine, live on one line during a call.
+/// A scripted person, answering machine or fax machine, live on one line during a call.
 final class Party {
-    enum Role { case none, person, machine }
+    enum Role { case none, person, machine, fax }
 
     private(set) var role: Role = .none
     private var route: RouteRuntime?
@@ -52,12 +52,24 @@ final class Party {
             digitsAt = -1
             echoes = false
             if let descriptor = route.beep { beep.start(descriptor) }
+        case .faxMachine(let m):
+            guard let fax = route.fax else { role = .none; return }
+            role = .fax
+            route.faxInUse = true
+            fax.restart(calling: route.calling)
+            fax.setIdentity(m.identity)
+            if let file = m.receiveFile { fax.setReceiveFile(file) }
+            if let file = m.sendFile { fax.setTransmitFile(file) }
+            digitsAt = -1
+            hangUpAt = -1
+            echoes = false
         default:
             role = .none
         }
     }
 
     func end() {
+        if role == .fax { route?.faxInUse = false }
         role = .none
         route = nil
     }
@@ -72,6 +84,14 @@ final class Party {
             let n = min(count, route.greeting.count - greetingPosition)
             route.greeting.withUnsafeBufferPointer { samples.update(from: $0.baseAddress! + greetingPosition, count: n) }
             greetingPosition += n
+        }
+        if role == .fax, let fax = route.fax {
+            // T.30 over (its DCN sent): the machine hangs up half a second later.
+            if fax.completion != nil {
+                if hangUpAt < 0 { hangUpAt = now + 4000 }
+            }
+            fax.transmit(into: samples, count: count)
+            return true
         }
         if role == .machine {
             if now + Int64(count) > beepStart, now < beepEnd {
@@ -99,6 +119,10 @@ final class Party {
 
     /// The party hears the line; returns a digit it recognised (0 for none).
     func hear(_ samples: UnsafePointer<Int16>, count: Int, now: Int64, onDigit: (UInt8) -> Void) {
+        if role == .fax {
+            route?.fax?.receive(samples, count: count)
+            return
+        }
         guard role == .person || role == .machine else { return }
         ear.process(samples, count: count) { report in
             if report.digit != 0 {

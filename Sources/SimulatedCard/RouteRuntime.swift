@@ -16,13 +16,26 @@ final class RouteRuntime {
     /// The caller ID message the exchange sends after the first ring (callers only; made
     /// outside the tick).
     var callerID: [UInt8] = []
+    /// A fax machine's terminal, made here (outside the tick); one call at a time.
+    let fax: FaxTerminal?
+    let faxSettings: FaxMachine?
+    let calling: Bool
+    var faxInUse = false
 
-    init(number: String, route: Route, seed: Int32) {
+    init(number: String, route: Route, seed: Int32, calling: Bool = false) {
+        self.calling = calling
         self.number = number
         numberDigits = .allocate(capacity: number.utf8.count)
         _ = numberDigits.initialize(from: number.utf8)
         farEnd = route.farEnd
         path = ImpairmentPath(route.impairments, seed: seed)
+        if case .faxMachine(let m) = route.farEnd {
+            fax = FaxTerminal(calling: calling)
+            faxSettings = m
+        } else {
+            fax = nil
+            faxSettings = nil
+        }
         switch route.farEnd {
         case .person(let p):
             kind = .person
@@ -36,6 +49,12 @@ final class RouteRuntime {
             personDigits = DigitString("")!
             beep = ToneDescriptor(.continuous(m.beepFrequency, level: -12))
             greeting = SyntheticVoice.greeting(milliseconds: m.greetingMilliseconds)
+        case .faxMachine(let m):
+            kind = .faxMachine
+            rings = m.answerAfterRings
+            personDigits = DigitString("")!
+            beep = nil
+            greeting = []
         case .busy: kind = .busy; rings = 0; personDigits = DigitString("")!; beep = nil; greeting = []
         case .noAnswer: kind = .noAnswer; rings = 0; personDigits = DigitString("")!; beep = nil; greeting = []
         case .unobtainable: kind = .unobtainable; rings = 0; personDigits = DigitString("")!; beep = nil; greeting = []

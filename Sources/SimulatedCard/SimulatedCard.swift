@@ -209,10 +209,23 @@ public final class SimulatedCard: CardBackend, @unchecked Sendable {
     public func placeCall(toPort port: Int, from callerNumber: String = "5550100", callerName: String? = nil,
                           sendsCallerID: Bool = true, caller: Person = Person(),
                           impairments: Impairments = Impairments()) throws {
+        try placeCall(toPort: port, from: callerNumber, callerName: callerName, sendsCallerID: sendsCallerID,
+                      route: Route(.person(caller), impairments: impairments))
+    }
+
+    /// Rings FXO `port` from a fax machine, which calls with CNG once answered and sends
+    /// `faxMachine.sendFile` if it has one.
+    public func placeFaxCall(toPort port: Int, from callerNumber: String = "5550180", faxMachine: FaxMachine = FaxMachine(),
+                             impairments: Impairments = Impairments()) throws {
+        try placeCall(toPort: port, from: callerNumber, callerName: nil, sendsCallerID: true,
+                      route: Route(.faxMachine(faxMachine), impairments: impairments))
+    }
+
+    private func placeCall(toPort port: Int, from callerNumber: String, callerName: String?, sendsCallerID: Bool, route: Route) throws {
         guard port >= 0, port < ports.count, ports[port].kind == .fxo else {
             throw CardError.device("port \(port) is not an FXO port of \(name)")
         }
-        let runtime = RouteRuntime(number: callerNumber, route: Route(.person(caller), impairments: impairments), seed: 77)
+        let runtime = RouteRuntime(number: callerNumber, route: route, seed: 77, calling: true)
         if sendsCallerID {
             let now = Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "UTC")!, from: Date())
             runtime.callerID = CallerIDGenerator.message(

@@ -133,6 +133,7 @@ final class CallSession: @unchecked Sendable {
         case .playbackFinished: text = "playback finished"
         case .beepStarted(let frequency, _): text = "hears a \(frequency) Hz beep"
         case .callerID(let number): text = "caller ID \(number)"
+        case .faxTone(let tone): text = "hears a fax machine (\(tone))"
         case .beepEnded(let milliseconds): text = "beep ended after \(milliseconds) ms"
         case .timer, .activityStarted, .activityStopped, .playbackNeedsData, .recordNeedsDraining: return
         }
