@@ -23,7 +23,7 @@ final class TickAllocationTests: XCTestCase {
             for port in 0..<6 {
                 try engine.open(port: port)
                 for op: EngineCommand.Operation in [.detectDigits(true), .detectCallProgress(true), .meterLevels(true), .record(true),
-                                                    .detectBeeps(true), .detectCallerID(true), .detectActivity(threshold: -40, startMilliseconds: 40, stopMilliseconds: 300)] {
+                                                    .detectBeeps(true), .detectCallerID(true), .detectFaxTones(true), .detectActivity(threshold: -40, startMilliseconds: 40, stopMilliseconds: 300)] {
                     try engine.submit(EngineCommand(port: port, op))
                 }
             }
