@@ -60,6 +60,9 @@ public final class CallChannel: Sendable {
     /// or `waitForIdle`.
     public func startCall(to number: String, from caller: String = "", timeout: Duration? = nil) throws {
         if kind == .fxo { try Self.validateNumber(number) }
+        if kind == .local {
+            throw CallError.error("port \(port) is a local port, with no line to call \"\(number)\" on: it calls inbound services (startCallToInboundService)")
+        }
         try core.withLock { c in
             guard c.state == .idle || c.state == .waiting else {
                 throw CallError.error("cannot place a call on port \(port): the channel is \(c.state.rawValue), not IDLE")
@@ -128,7 +131,7 @@ public final class CallChannel: Sendable {
             }
         }
         let result = await wait(until: timeout) { c in
-            c.state == .callIncoming || c.state == .ringIncoming ? c.state : nil
+            c.state == .callIncoming || c.state == .ringIncoming || c.cardClosed ? c.state : nil
         } timedOut: { $0.state }
         core.withLock { c in if c.state == .waiting { c.state = .idle } }
         return result
@@ -163,12 +166,15 @@ public final class CallChannel: Sendable {
             case .fxs:
                 send(.stopTone)
                 send(.hook(.polarityReversed))
+            case .local:
+                break
             default:
                 send(.hook(.offHook))
             }
             enableDetection(digits: true, progress: kind == .fxo)
             enterAnswered(&c)
         }
+        if let peer = core.withLock({ $0.localPeer }) { directory.channel(peer)?.localPeerAnswered(by: port) }
         return state
     }
 
@@ -191,6 +197,9 @@ public final class CallChannel: Sendable {
             if kind == .fxs {
                 finish(&c, cause, raw: "rejected here")
                 send(.playTone(engine.toneID(for: cause == .congestion ? .congestion : .busy), samples: 0))
+            } else if c.localPeer != nil {
+                c.localEndCause = cause
+                finish(&c, cause, raw: "rejected here")
             } else {
                 finish(&c, cause, raw: "rejected here; left to ring out")
                 c.phase = .ignoringRings
@@ -228,6 +237,7 @@ public final class CallChannel: Sendable {
 
     func cardClosed() {
         core.withLock { c in
+            c.cardClosed = true
             if c.isInCall { finish(&c, .outOfOrder, raw: "card closed") }
             resumeAll(&c)
         }
@@ -400,6 +410,7 @@ public final class CallChannel: Sendable {
             return ready
         }
         for resume in resumptions { resume() }
+        reportToOwner()
     }
 }
 

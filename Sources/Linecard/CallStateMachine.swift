@@ -52,6 +52,8 @@ extension CallChannel {
         case .fxs:
             if c.phase == .ringingTelephone { send(.hook(.ringStop)) }
             send(.hook(.polarityNormal))
+        case .local:
+            break
         default:
             send(.hook(.onHook))
         }
@@ -83,9 +85,19 @@ extension CallChannel {
         if let peer = c.connectedTo {
             c.connectedTo = nil
             c.details.connectedPort = nil
-            send(.stopListening)
             if let other = directory.channel(peer) { other.peerDisconnected() }
         }
+        // Connected, transferred, or a transfer's leg: whatever this port transmitted from
+        // another port stops with the call.
+        send(.stopListening)
+        endLocalCall(&c)
+        if let leg = c.transferLeg {
+            c.transferLeg = nil
+            let directory = self.directory
+            Task { await directory.channel(leg)?.hangUp() }
+        }
+        cancelTimer(&c.reconnectTimer)
+        c.ringbackPlaying = false
         c.state = .idle
         c.phase = .none
         c.cause = cause
@@ -169,6 +181,9 @@ extension CallChannel {
                 enterAnswered(&c)
                 c.details.answeredAt = c.voiceStartedAt
             }
+        } else if id == c.reconnectTimer {
+            c.reconnectTimer = nil
+            if c.state == .reconnecting { c.state = .answered }
         } else if id == c.classifyTimer {
             c.classifyTimer = nil
             if c.classifying, c.audioActive {

@@ -47,6 +47,25 @@ public enum CallCause: String, Sendable, CaseIterable, Codable {
     case other = "OTHER"
 }
 
+/// Why a transfer ended as it did (the reference's `UASCallChannel.TransferCause`), read with
+/// `transferCause()`.
+public enum TransferCause: String, Sendable, CaseIterable, Codable {
+    /// No transfer yet, or one still under way.
+    case none = "NONE"
+    /// Transferred.
+    case normal = "NORMAL"
+    /// Not accomplished within the timeout.
+    case timeout = "TIMEOUT"
+    /// The call being transferred hung up first.
+    case hangup = "HANGUP"
+    /// The target refused the call (busy, rejected, unobtainable, congestion).
+    case targetReject = "TARGETREJECT"
+    /// The target hung up before the transfer completed.
+    case targetHangup = "TARGETHANGUP"
+    /// Anything else (no free port for the leg, the leg's line out of order).
+    case fail = "FAIL"
+}
+
 /// Caller ID of an incoming call.
 public enum CallerIDStatus: String, Sendable, Codable {
     /// None arrived (yet): the network sends it after the first ring.

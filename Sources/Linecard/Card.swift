@@ -1,28 +1,101 @@
+import Foundation
 import LinecardDSP
 import LinecardEngine
 import Synchronization
 
 /// A card with a `CallChannel` on every port: it owns the engine and routes each engine
 /// event to its port's channel (on the engine's dispatcher thread, never the tick).
+///
+/// After the card's own ports come `localChannels` local ports (kind `.local`): channels with
+/// no line, on which inbound services run when a local call or a transfer reaches them.
 public final class Card: Sendable {
     public let engine: Engine
     public let channels: [CallChannel]
+    /// The inbound services this card can start (see `bind(_:)` and the transfers).
+    public let services: InboundServices
+    private let directory: ChannelDirectory
+    private let bindings = Mutex<[ServiceBinding]>([])
+    private let dispatchers = Mutex<Set<Int>>([])
 
     /// Opens every port of `backend` and starts its engine.
     public init(backend: any CardBackend, engine configuration: EngineConfiguration = EngineConfiguration(),
-                channels channelConfiguration: ChannelConfiguration = ChannelConfiguration()) throws {
-        let engine = try Engine(card: backend, configuration: configuration)
+                channels channelConfiguration: ChannelConfiguration = ChannelConfiguration(), localChannels: Int = 4) throws {
+        let ported: any CardBackend = localChannels > 0 ? LocalPortsBackend(card: backend, count: localChannels) : backend
+        let engine = try Engine(card: ported, configuration: configuration)
         self.engine = engine
-        let directory = ChannelDirectory()
-        let channels = backend.ports.map {
+        let services = InboundServices()
+        self.services = services
+        let directory = ChannelDirectory(services: services)
+        self.directory = directory
+        let channels = ported.ports.map {
             CallChannel(port: $0, engine: engine, configuration: channelConfiguration, directory: directory)
         }
         self.channels = channels
         directory.set(channels)
-        for port in backend.ports { try engine.open(port: port.index) }
+        for port in ported.ports { try engine.open(port: port.index) }
         try engine.start { event in
             let port = Int(event.port)
             if port >= 0, port < channels.count { channels[port].handle(event) }
+        }
+    }
+
+    /// Binds a registered service to what starts it. The bound port then belongs to the card:
+    /// it waits for calls there and hands each to the service.
+    public func bind(_ binding: ServiceBinding) throws {
+        _ = try services.handler(binding.service)
+        let ports: [Int]
+        switch binding {
+        case .incomingCalls(let port, _):
+            let channel = try self.channel(port)
+            guard channel.kind == .fxo else {
+                throw CallError.error("incoming calls can be bound on an FXO port; port \(port) is \(channel.kind.rawValue)")
+            }
+            if bindings.withLock({ $0.contains { if case .incomingCalls(port, _) = $0 { true } else { false } } }) {
+                throw CallError.error("incoming calls on port \(port) are already bound to a service")
+            }
+            ports = [port]
+        case .dialledNumber(let number, let port, _):
+            try CallChannel.validateNumber(number)
+            if let port {
+                let channel = try self.channel(port)
+                guard channel.kind == .fxs else {
+                    throw CallError.error("dialled numbers can be bound on an FXS port; port \(port) is \(channel.kind.rawValue)")
+                }
+                ports = [port]
+            } else {
+                ports = channels.filter { $0.kind == .fxs }.map(\.port)
+                guard !ports.isEmpty else { throw CallError.error("this card has no FXS port for a telephone to dial \(number) on") }
+            }
+        }
+        bindings.withLock { $0.append(binding) }
+        for port in ports where dispatchers.withLock({ $0.insert(port).inserted }) {
+            let channel = channels[port]
+            Task { await self.dispatch(channel) }
+        }
+    }
+
+    /// Hands each call on a bound port to its service, until the card closes.
+    private func dispatch(_ channel: CallChannel) async {
+        while true {
+            guard let state = try? await channel.waitForIncomingCall(), state == .callIncoming || state == .ringIncoming else { return }
+            // On an FXO line the caller's number comes after the first ring: the service
+            // should see it.
+            if channel.kind == .fxo { _ = await channel.waitForCallerID() }
+            let number = channel.details.calledNumber
+            let binding = bindings.withLock { list in
+                list.first { binding in
+                    switch binding {
+                    case .incomingCalls(let port, _): return port == channel.port
+                    case .dialledNumber(let dialled, let port, _): return dialled == number && (port == nil || port == channel.port)
+                    }
+                }
+            }
+            if let binding, let handler = try? services.handler(binding.service) {
+                await services.run(binding.service, handler, on: channel)
+            } else {
+                _ = try? channel.reject(cause: .unobtainable)
+            }
+            _ = await channel.waitForIdle(timeout: .seconds(60))
         }
     }
 
@@ -49,6 +122,29 @@ final class ChannelDirectory: Sendable {
     }
 
     private let entries = Mutex<[WeakChannel]>([])
+    let services: InboundServices
+    /// Local ports a local call or transfer has taken, until its service returns.
+    private let reservedLocal = Mutex<Set<Int>>([])
+
+    init(services: InboundServices) { self.services = services }
+
+    /// Tells channels of each other's changes (local calls, transfer legs), in order, never
+    /// under a channel's lock.
+    let notifications = DispatchQueue(label: "linecard.channel-notifications")
+
+    /// Takes a free local port (idle and not reserved), or nil.
+    func reserveLocalChannel(excluding excluded: Int) -> CallChannel? {
+        let candidates = entries.withLock { $0.compactMap(\.channel).filter { $0.kind == .local && $0.port != excluded } }
+        return reservedLocal.withLock { reserved in
+            guard let free = candidates.first(where: { !reserved.contains($0.port) && $0.state == .idle }) else { return nil }
+            reserved.insert(free.port)
+            return free
+        }
+    }
+
+    func releaseLocalChannel(_ port: Int) { _ = reservedLocal.withLock { $0.remove(port) } }
+
+    var localChannelCount: Int { entries.withLock { $0.filter { $0.channel?.kind == .local }.count } }
     /// Tones registered with the card's engine, by what they sound like.
     let toneCache = Mutex<[ToneSpec: ToneID]>([:])
 

@@ -15,6 +15,8 @@ struct ChannelCore: Sendable {
         // FXS
         case ringingTelephone, collecting
         case answered
+        /// Answered, and handing the call on by hook flash: the exchange's dial tone is ours.
+        case flashTransfer
     }
 
     var state: CallState = .idle
@@ -62,6 +64,24 @@ struct ChannelCore: Sendable {
     var recording: RecordingJob?
     /// Why the line cannot take calls now (alarm, device removed), or nil.
     var outOfService: String?
+    /// The card was shut down: nothing more will happen on this channel.
+    var cardClosed = false
+
+    // Calls inside the box and transfers.
+    /// The port at the other end of a local call (this side patched to it).
+    var localPeer: Int?
+    /// How this side of a local call ended, for the peer: the cause it should see.
+    var localEndCause: CallCause = .normal
+    /// As a transfer's leg: the port whose transfer this call serves, told of every change.
+    var legOwner: Int?
+    var lastReportedToOwner: CallState?
+    /// As the transferred call: the leg's port, and its state and cause as last reported.
+    var transferLeg: Int?
+    var legState: CallState = .idle
+    var legCause: CallCause = .normal
+    var transferCause: TransferCause = .none
+    var ringbackPlaying = false
+    var reconnectTimer: Int32?
 
     // Waiting.
     var waiters: [Waiter] = []

@@ -106,5 +106,6 @@ extension CallChannel {
     func wakeWaiters() {
         let ready = core.withLock { pollWaiters(&$0) }
         for resume in ready { resume() }
+        reportToOwner()
     }
 }

@@ -109,11 +109,13 @@ extension CallChannel {
     /// Stops any tone sequence; returns whether one was playing.
     @discardableResult
     func stopTone() -> Bool {
-        core.withLock { c in
-            defer { c.toneSequence = nil }
-            if c.toneSequence != nil { send(.stopTone) }
-            return c.toneSequence != nil
-        }
+        core.withLock { c in stopToneLocked(&c) }
+    }
+
+    func stopToneLocked(_ c: inout ChannelCore) -> Bool {
+        defer { c.toneSequence = nil }
+        if c.toneSequence != nil { send(.stopTone) }
+        return c.toneSequence != nil
     }
 }
 

@@ -10,6 +10,9 @@ public enum PortKind: String, Sendable, Codable, CaseIterable {
     case isdnSignalling
     /// Audio only, no line signalling (a USB codec, a DAHDI clear channel).
     case clear
+    /// Inside the box, no line at all: inbound services run on these, reached by local
+    /// calls and transfers (`LocalPortsBackend`).
+    case local
 }
 
 /// A port as a backend enumerates it.

@@ -37,6 +37,7 @@ final class ChannelPipeline {
 
     // Transmit side
     var listeningTo: Int = -1
+    var patchedTo: Int = -1
     var playing = false
     var finishingPlayback = false
     var playbackLowReported = false
@@ -203,6 +204,7 @@ final class ChannelPipeline {
         activityRun = 0
         recording = false
         listeningTo = -1
+        patchedTo = -1
         playing = false
         finishingPlayback = false
         toneActive = false

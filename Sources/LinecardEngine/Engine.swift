@@ -190,6 +190,10 @@ public final class Engine: @unchecked Sendable {
         if case .listen(let other) = command.operation {
             guard isOpen(port: Int(other)) else { throw CardError.portNotOpen(Int(other)) }
         }
+        if case .patch(let other) = command.operation, other >= 0 {
+            guard Int(other) != port else { throw CardError.device("port \(port) cannot be patched to itself") }
+            guard isOpen(port: Int(other)) else { throw CardError.portNotOpen(Int(other)) }
+        }
         if case .playTone(let id, _) = command.operation {
             guard id.slot >= 0, toneStore.withLock({ Int(id.slot) < $0.count }) else {
                 throw CardError.device("tone \(id.slot) is not registered with this engine")
@@ -441,6 +445,10 @@ public final class Engine: @unchecked Sendable {
 
     @inline(__always)
     private func receive(_ p: ChannelPipeline, blockSize bs: Int) {
+        if p.patchedTo >= 0 {
+            // Receive runs before any transmit: the peer's block is still last tick's.
+            (receiveBlocks + p.port * bs).update(from: transmitBlocks + p.patchedTo * bs, count: bs)
+        }
         let samples = UnsafePointer(receiveBlocks + p.port * bs)
         if p.detectingDigits {
             let now = tickLineTime
@@ -628,7 +636,10 @@ public final class Engine: @unchecked Sendable {
             }
             var k = 0
             while k < pipelineTable.count {
-                pipelineTable[k]._withUnsafeGuaranteedRef { if $0.listeningTo == port { $0.listeningTo = -1 } }
+                pipelineTable[k]._withUnsafeGuaranteedRef {
+                    if $0.listeningTo == port { $0.listeningTo = -1 }
+                    if $0.patchedTo == port { $0.patchedTo = -1 }
+                }
                 k += 1
             }
         case .hook(let hook):
@@ -700,6 +711,8 @@ public final class Engine: @unchecked Sendable {
             p.listeningTo = Int(other)
         case .stopListening:
             p.listeningTo = -1
+        case .patch(let other):
+            p.patchedTo = Int(other)
         case .setTimer(let id, let lineTime):
             if !p.setTimer(id: id, lineTime: lineTime) { emit(port, .timer(id: id)) }
         case .cancelTimer(let id):

@@ -85,6 +85,10 @@ public struct EngineCommand: Sendable, BitwiseCopyable {
         /// Transmit what `port` receives (one direction of a bridge).
         case listen(to: Int32)
         case stopListening
+        /// Receive what `port` transmitted in the previous tick instead of the line (a call
+        /// between two ports inside the box, such as a local port and the leg that reached
+        /// it); -1 goes back to the line.
+        case patch(to: Int32)
         /// Report `.timer(id)` once line time reaches `lineTime` (16 timers per port; a
         /// seventeenth fires at once).
         case setTimer(id: Int32, lineTime: Int64)

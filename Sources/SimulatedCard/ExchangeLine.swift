@@ -44,6 +44,10 @@ final class ExchangeLine {
     private let party: Party
     private var polarityReversed = false
     private var clearedAt: Int64 = 0
+    // A hook-flash transfer: the far end held while the port dials where it goes.
+    private var heldRouteRef: Unmanaged<RouteRuntime>?
+    private var transferTarget = -1
+    private var transferDialled = false
 
     // Incoming ringing.
     private var ringPhase = 0
@@ -122,6 +126,7 @@ final class ExchangeLine {
                 if state == .dialTone { play(nil); enter(.collecting); lastDigitAt = now }
             } else {
                 exchange.note(port, .hookFlash)
+                if state == .connected, partyActive, let r = routeRef { holdForTransfer(r) }
             }
             return
         }
@@ -233,6 +238,14 @@ final class ExchangeLine {
     /// The port hung up: release whatever it was doing.
     private func hangUp() {
         exchange.note(port, .portHungUp)
+        if let held = heldRouteRef {
+            heldRouteRef = nil
+            if transferDialled {
+                let target = transferTarget
+                let rung = target >= 0 && target < exchange.lines.count && exchange.lines[target].map { $0 !== self && $0.ring(from: held.takeUnretainedValue()) } == true
+                exchange.note(port, .transferred(toPort: rung ? Int32(target) : -1))
+            }
+        }
         if let other = peer {
             switch other.state {
             case .incoming: other.stopRinging(callerGaveUp: true)
@@ -271,7 +284,35 @@ final class ExchangeLine {
         routeIfComplete(final: false)
     }
 
+    /// A flash during a call with a far end: hold it and give dial tone for the number it
+    /// is to be transferred to (completed when the port hangs up).
+    private func holdForTransfer(_ r: Unmanaged<RouteRuntime>) {
+        party.end()
+        partyActive = false
+        heldRouteRef = r
+        routeRef = nil
+        transferTarget = -1
+        transferDialled = false
+        setPath(nil)
+        enter(.dialTone)
+        digitCount = 0
+        pulseCount = 0
+        collector.reset()
+        play(exchange.tones[.dial])
+    }
+
     private func routeIfComplete(final: Bool) {
+        if heldRouteRef != nil {
+            switch exchange.match(digits, count: digitCount, final: final) {
+            case .incomplete: return
+            case .port(let p): transferTarget = p
+            default: transferTarget = -1
+            }
+            transferDialled = true
+            enter(.ringingOut)
+            play(exchange.tones[.ringback])
+            return
+        }
         switch exchange.match(digits, count: digitCount, final: final) {
         case .incomplete: return
         case .unknown: route(unobtainable: true)

@@ -16,6 +16,9 @@ public struct ExchangeNote: Sendable, BitwiseCopyable, Equatable {
         /// The port hung up (as the exchange recognises it).
         case portHungUp
         case hookFlash
+        /// A hook-flash transfer completed: the far end that was held now rings `port`
+        /// (-1: a number that is not a port; the far end was let go).
+        case transferred(toPort: Int32)
         /// An incoming call's caller gave up.
         case callerGaveUp
         /// The telephone on an FXS port rang (count so far) / went off-hook / on-hook.

@@ -19,7 +19,10 @@ final class TickAllocationTests: XCTestCase {
         }
         for (judged, blockSize) in [(false, 8), (true, 8), (true, 160)] {
             let card = SimulatedCard(fxoPorts: 4, fxsPorts: 2)
-            let engine = try Engine(card: card, configuration: EngineConfiguration(blockSize: blockSize, clock: .virtual))
+            // Two local ports after the card's six, patched to hear port 0 (7 detects its digits).
+            let engine = try Engine(card: LocalPortsBackend(card: card, count: 2),
+                                    configuration: EngineConfiguration(blockSize: blockSize, clock: .virtual))
+            for port in 6..<8 { try engine.open(port: port) }
             for port in 0..<6 {
                 try engine.open(port: port)
                 for op: EngineCommand.Operation in [.detectDigits(true), .detectCallProgress(true), .meterLevels(true), .record(true),
@@ -27,6 +30,9 @@ final class TickAllocationTests: XCTestCase {
                     try engine.submit(EngineCommand(port: port, op))
                 }
             }
+            try engine.submit(EngineCommand(port: 6, .patch(to: 0)))
+            try engine.submit(EngineCommand(port: 7, .patch(to: 0)))
+            try engine.submit(EngineCommand(port: 7, .detectDigits(true)))
             let dial = DigitString("201")!
             let digits = DigitString("0123456789ABCD*#0123456789ABCD*#")!
             let tone = engine.toneID(for: .ringback)

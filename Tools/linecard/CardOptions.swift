@@ -32,7 +32,8 @@ struct CardOptions: ParsableArguments {
         let country = TonePlan.Country(rawValue: self.country) ?? .us
         let sim = SimulatedCard(exchange: ExchangeConfiguration(country: country))
         let card = try Card(backend: sim, engine: EngineConfiguration(blockSize: blockSize, clock: paced ? .paced : .virtual,
-                                                                      realtime: false, tonePlan: .for(country)))
+                                                                      realtime: false, tonePlan: .for(country)),
+                            localChannels: 0)
         return (card, sim)
     }
 

@@ -1,0 +1,263 @@
+import Foundation
+import LinecardEngine
+
+/// Retrievable transfers (reference: transfer-to-inbound-service.txt). The transferred call
+/// keeps its port; a second channel, `otherCall`, places the outbound leg; once the leg is
+/// answered the two are bridged in the engine and this call is TRANSFERRED. When the leg ends,
+/// or the application retrieves the call, it goes RECONNECTING and then ANSWERED, with its own
+/// audio path back.
+extension CallChannel {
+    /// Why the last transfer on this channel ended as it did (NONE while one is under way).
+    public func transferCause() -> TransferCause { core.withLock { $0.transferCause } }
+
+    /// Transfers this answered call to a new instance of the inbound service `service`, the
+    /// leg placed on `otherCall` (which must be IDLE; a local port runs the service). While
+    /// the leg rings the caller hears `ringbackTone` (nil: the tone manager's RINGBACK) from
+    /// this channel's tone player, which must exist. `callFrom` empty means this call's calling
+    /// number. Blocks until transferred, failed, or `timeout` of line time (nil: none) passes;
+    /// returns the state: TRANSFERRED, or ANSWERED with `transferCause()` saying why not, or
+    /// IDLE when the caller hung up meanwhile (HANGUP).
+    @discardableResult
+    public func transferToInboundService(otherCall: CallChannel, callTo service: String, callFrom: String = "",
+                                         ringbackTone: String? = nil, timeout: Duration? = .seconds(120)) async throws -> CallState {
+        let ringback = try prepareTransfer(otherCall, ringbackTone: ringbackTone)
+        _ = try directory.services.handler(service)
+        let from = callFrom.isEmpty ? defaultTransferCaller() : callFrom
+        return await runTransfer(otherCall, ringback: ringback, timeout: timeout) {
+            try otherCall.startCallToInboundService(service, from: from)
+        }
+    }
+
+    /// Transfers this answered call to `number`, a real call placed on `otherCall` (an IDLE
+    /// FXO port dials it; an FXS port rings its telephone). Otherwise as
+    /// `transferToInboundService`.
+    @discardableResult
+    public func retrievableTransfer(otherCall: CallChannel, callTo number: String, callFrom: String = "",
+                                    ringbackTone: String? = nil, timeout: Duration? = .seconds(120)) async throws -> CallState {
+        let ringback = try prepareTransfer(otherCall, ringbackTone: ringbackTone)
+        guard otherCall.kind == .fxo || otherCall.kind == .fxs else {
+            throw CallError.error("a transfer to a number needs a line for its leg: port \(otherCall.port) is \(otherCall.kind.rawValue)")
+        }
+        if otherCall.kind == .fxo { try Self.validateNumber(number) }
+        let from = callFrom.isEmpty ? defaultTransferCaller() : callFrom
+        return await runTransfer(otherCall, ringback: ringback, timeout: timeout) {
+            try otherCall.startCall(to: number, from: from)
+        }
+    }
+
+    /// Takes a TRANSFERRED call back: the leg is hung up (the service sees its call end) and
+    /// this call goes RECONNECTING, then ANSWERED with its own audio path. Returns the state.
+    @discardableResult
+    public func retrieveTransferredCall() async throws -> CallState {
+        let leg = try core.withLock { c -> Int? in
+            if c.state == .idle || c.state == .waiting { throw CallError.hangup("port \(port) has no call (IDLE): nothing to retrieve") }
+            if c.state == .reconnecting { return nil }
+            guard c.state == .transferred else {
+                throw CallError.error("cannot retrieve on port \(port): the call is \(c.state.rawValue), not TRANSFERRED")
+            }
+            let leg = c.transferLeg
+            startReconnecting(&c)
+            return leg
+        }
+        if let leg, let other = directory.channel(leg) { await other.hangUp() }
+        return await wait(until: .seconds(5)) { c in c.state == .answered || c.state == .idle ? c.state : nil } timedOut: { $0.state }
+    }
+
+    /// Waits while the call is TRANSFERRED (or RECONNECTING) until it is back (ANSWERED: the
+    /// leg ended) or over (IDLE), or `timeout` of line time passes. Returns the state.
+    @discardableResult
+    public func waitForTransferredCallRetrieval(timeout: Duration? = nil) async throws -> CallState {
+        try core.withLock { c in
+            if c.state == .idle || c.state == .waiting { throw CallError.hangup("port \(port) has no call (IDLE)") }
+            guard c.state == .transferred || c.state == .reconnecting || c.state == .answered else {
+                throw CallError.error("port \(port) has no transferred call to wait for: the call is \(c.state.rawValue)")
+            }
+        }
+        return await wait(until: timeout) { c in c.state == .answered || c.state == .idle ? c.state : nil } timedOut: { $0.state }
+    }
+
+    /// Hands an answered FXO call on to `number` the way an analog line does (a blind,
+    /// non-retrievable transfer): hook flash, the exchange's second dial tone, the number in
+    /// DTMF, hang up; the exchange connects the far end to `number`. This channel is then IDLE
+    /// (cause NORMAL). Same Hangup/Error rules as the other transfers; an Error on a port that
+    /// is not FXO. Returns the state.
+    @discardableResult
+    public func hookFlashTransfer(to number: String) async throws -> CallState {
+        guard kind == .fxo else {
+            throw CallError.error("a hook-flash transfer needs an FXO line: port \(port) is \(kind.rawValue)")
+        }
+        try Self.validateNumber(number)
+        try core.withLock { c in
+            try requireAnswered(c, "transfer the call by hook flash")
+            if let peer = c.connectedTo {
+                throw CallError.error("port \(port) is connected to port \(peer): disconnect it before a transfer")
+            }
+            if c.playingDigits || c.toneSequence != nil || c.playback != nil {
+                throw CallError.error("port \(port) is playing: stop it before a transfer")
+            }
+            c.phase = .flashTransfer
+            send(.hook(.flash))
+        }
+        // The flash itself, then the exchange's dial tone.
+        let ended = await wait(until: .milliseconds(800)) { c in c.state == .idle ? true : nil } timedOut: { _ in false }
+        if ended { return .idle }
+        core.withLock { c in
+            c.digitsDone = false
+            send(.sendDigits(DigitString(number)!))
+        }
+        _ = await wait(until: .seconds(10)) { c in c.state == .idle || c.digitsDone ? true : nil } timedOut: { _ in false }
+        core.withLock { c in
+            if c.isInCall { release(&c, .normal, raw: "transferred to \(number) by hook flash") }
+        }
+        wakeWaiters()
+        return state
+    }
+
+    // MARK: How a transfer runs
+
+    /// The reference's rules, checked before anything happens; returns the ringback's steps.
+    private func prepareTransfer(_ other: CallChannel, ringbackTone: String?) throws -> [(ToneID, Int64)] {
+        try core.withLock { c in
+            try requireAnswered(c, "transfer the call")
+            if let peer = c.connectedTo {
+                throw CallError.error("port \(port) is connected to port \(peer): disconnect it before a transfer")
+            }
+        }
+        guard other !== self else { throw CallError.error("a call cannot be transferred onto its own channel") }
+        let otherState = other.state
+        guard otherState == .idle || otherState == .waiting else {
+            throw CallError.error("the other call (port \(other.port)) must be IDLE to place the transfer's leg; it is \(otherState.rawValue)")
+        }
+        guard let player = tonePlayer else {
+            throw CallError.error("port \(port) has no tone player: make one (makeTonePlayer) before a transfer, for the ringback the caller hears")
+        }
+        let name = ringbackTone ?? ToneManager.defaultRingback
+        guard let segments = player.toneManager.segments(named: name) else {
+            throw CallError.error("no tone named \"\(name)\" in the tone manager (known: \(player.toneManager.names.joined(separator: ", ")))")
+        }
+        return try segments.map { (try toneID(for: $0.spec), Int64($0.duration) * 8) }
+    }
+
+    private func defaultTransferCaller() -> String {
+        let number = details.callingNumber
+        return number.isEmpty ? "port \(port)" : number
+    }
+
+    private func runTransfer(_ other: CallChannel, ringback: [(ToneID, Int64)], timeout: Duration?,
+                             placeLeg: () throws -> Void) async -> CallState {
+        core.withLock { c in
+            c.state = .transferring
+            c.transferCause = .none
+            c.transferLeg = other.port
+            c.legState = .callOutgoing
+            c.legCause = .normal
+            c.ringbackPlaying = false
+        }
+        other.core.withLock { o in
+            o.legOwner = port
+            o.lastReportedToOwner = nil
+        }
+        do {
+            try placeLeg()
+        } catch {
+            other.core.withLock { $0.legOwner = nil }
+            core.withLock { c in
+                c.transferLeg = nil
+                if c.state == .transferring { c.state = .answered }
+                c.transferCause = .fail
+                c.details.rawCause = "transfer failed: \(error)"
+            }
+            return state
+        }
+        other.reportToOwner()
+        let outcome: TransferCause = await wait(until: timeout) { c in
+            if c.state == .idle { return .hangup }
+            switch c.legState {
+            case .ringOutgoing:
+                if !c.ringbackPlaying {
+                    c.ringbackPlaying = true
+                    c.toneSequence = ToneSequence(steps: ringback, next: 0)
+                    self.playNextToneStep(&c)
+                }
+                return nil
+            case .answered: return .normal
+            case .idle:
+                switch c.legCause {
+                case .busy, .rejected, .unobtainable, .congestion, .barred, .noChannels, .changed: return .targetReject
+                case .normal: return .targetHangup
+                case .noAnswer, .timeout: return .timeout
+                default: return .fail
+                }
+            default: return nil
+            }
+        } timedOut: { _ in .timeout }
+
+        let legToEnd = core.withLock { c -> Bool in
+            if c.ringbackPlaying {
+                c.ringbackPlaying = false
+                if c.state != .idle { _ = stopToneLocked(&c) }
+            }
+            if outcome == .normal, c.state == .transferring {
+                c.state = .transferred
+                c.transferCause = .normal
+                send(.listen(to: Int32(other.port)))
+                other.send(.listen(to: Int32(port)))
+                return false
+            }
+            c.transferCause = c.state == .idle ? .hangup : outcome == .normal ? .fail : outcome
+            c.transferLeg = nil
+            // The leg may have answered as the transfer gave up, and bridged itself.
+            send(.stopListening)
+            if c.state == .transferring { c.state = .answered }
+            return true
+        }
+        if legToEnd {
+            other.core.withLock { $0.legOwner = nil }
+            if other.state != .idle { await other.hangUp() }
+        }
+        return state
+    }
+
+    /// The leg of this call's transfer changed state (told by the leg, in order).
+    func legChanged(from leg: Int, _ state: CallState, _ cause: CallCause) {
+        let ready = core.withLock { c -> [@Sendable () -> Void] in
+            guard c.transferLeg == leg else { return [] }
+            c.legState = state
+            c.legCause = cause
+            if state == .idle, c.state == .transferred {
+                // The service side (or the far end of the leg) is done: take the call back.
+                startReconnecting(&c)
+            }
+            return pollWaiters(&c)
+        }
+        for resume in ready { resume() }
+    }
+
+    /// RECONNECTING for one engine block, while the bridge comes down; then ANSWERED.
+    func startReconnecting(_ c: inout ChannelCore) {
+        c.state = .reconnecting
+        c.transferLeg = nil
+        send(.stopListening)
+        c.reconnectTimer = setTimer(&c, after: .milliseconds(20))
+    }
+
+    /// As a transfer's leg: tells the transferred call of each change of state, in order.
+    func reportToOwner() {
+        let report = core.withLock { c -> (owner: Int, state: CallState, cause: CallCause)? in
+            guard let owner = c.legOwner, c.lastReportedToOwner != c.state else { return nil }
+            c.lastReportedToOwner = c.state
+            if c.state == .idle { c.legOwner = nil }
+            return (owner, c.state, c.state == .idle ? c.cause : .normal)
+        }
+        guard let report else { return }
+        let me = port
+        let directory = self.directory
+        if report.state == .answered {
+            // Bridge at once, in this engine tick, so that nothing the target says first is
+            // lost; the transferred call learns of it a moment later.
+            send(.listen(to: Int32(report.owner)))
+            directory.channel(report.owner)?.send(.listen(to: Int32(me)))
+        }
+        directory.notifications.async { directory.channel(report.owner)?.legChanged(from: me, report.state, report.cause) }
+    }
+}
