@@ -4,9 +4,6 @@ import Synchronization
 /// Named tones a channel's `TonePlayer` can play (the reference's ToneManager): the
 /// predefined ringback tones and call-progress tones, and any created with `createTone`.
 public final class ToneManager: Sendable {
-    /// The tone a transfer plays to the caller while its leg rings, unless told otherwise.
-    public static let defaultRingback = "RINGBACK"
-
     /// One step of a tone: one or two frequencies for a time.
     public struct Segment: Sendable, Equatable {
         /// Hz, 0 to 9999 (0: no tone).

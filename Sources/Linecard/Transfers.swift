@@ -12,7 +12,7 @@ extension CallChannel {
 
     /// Transfers this answered call to a new instance of the inbound service `service`, the
     /// leg placed on `otherCall` (which must be IDLE; a local port runs the service). While
-    /// the leg rings the caller hears `ringbackTone` (nil: the tone manager's RINGBACK) from
+    /// the leg rings the caller hears `ringbackTone` (nil: the tone manager's default) from
     /// this channel's tone player, which must exist. `callFrom` empty means this call's calling
     /// number. Blocks until transferred, failed, or `timeout` of line time (nil: none) passes;
     /// returns the state: TRANSFERRED, or ANSWERED with `transferCause()` saying why not, or
@@ -131,7 +131,7 @@ extension CallChannel {
         guard let player = tonePlayer else {
             throw CallError.error("port \(port) has no tone player: make one (makeTonePlayer) before a transfer, for the ringback the caller hears")
         }
-        let name = ringbackTone ?? ToneManager.defaultRingback
+        let name = ringbackTone ?? player.toneManager.defaultTone
         guard let segments = player.toneManager.segments(named: name) else {
             throw CallError.error("no tone named \"\(name)\" in the tone manager (known: \(player.toneManager.names.joined(separator: ", ")))")
         }

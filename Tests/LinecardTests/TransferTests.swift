@@ -217,6 +217,16 @@ final class TransferTests: XCTestCase {
         let toBusy = try await caller.retrievableTransfer(otherCall: bench.channel(0), callTo: "300")
         XCTAssertEqual(toBusy, .answered)
         XCTAssertEqual(caller.transferCause(), .targetReject)
+        // An FXS port as the leg rings its telephone.
+        try bench.sim.answerWhenRung(port: 5, afterRings: 2)
+        let toPhone = try await caller.retrievableTransfer(otherCall: bench.channel(5), callTo: "")
+        XCTAssertEqual(toPhone, .transferred)
+        _ = bench.notes()
+        try bench.sim.dial(port: 5, "4")
+        await bench.pass(1, on: 3)
+        XCTAssertEqual(heard(bench.notes(), port: 4), "4", "one telephone's digit reached the other across the bridge")
+        let fromPhone = try await caller.retrieveTransferredCall()
+        XCTAssertEqual(fromPhone, .answered)
         await bench.pass(2, on: 5)
         await XCTAssertThrowsErrorAsync(try await caller.retrievableTransfer(otherCall: bench.channel(6), callTo: "201")) {
             XCTAssertTrue("\($0)".contains("needs a line"), "\($0)")
