@@ -57,7 +57,7 @@ let package = Package(
             name: "LinecardEngine",
             dependencies: ["LinecardDSP", .product(name: "Logging", package: "swift-log")]),
         .target(name: "SimulatedCard", dependencies: ["LinecardEngine", "LinecardDSP"]),
-        .target(name: "Linecard", dependencies: ["LinecardEngine", "LinecardDSP"]),
+        .target(name: "Linecard", dependencies: ["LinecardEngine", "LinecardDSP", "CTiff", "CSpanDSP"]),
 
         .target(
             name: "LinecardGateway",
@@ -98,7 +98,7 @@ let package = Package(
         .executableTarget(
             name: "linecard-bench",
             dependencies: [
-                "CBaseline", "LinecardEngine", "SimulatedCard",
+                "CBaseline", "LinecardEngine", "SimulatedCard", "Linecard",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks/linecard-bench"),
@@ -113,7 +113,7 @@ let package = Package(
         .testTarget(name: "SimulatedCardTests", dependencies: ["SimulatedCard", "LinecardEngine"]),
         .testTarget(name: "LinecardTests", dependencies: ["Linecard", "SimulatedCard", "LinecardEngine", "LinecardDSP"]),
         // Runs the tools as processes; depending on them makes `swift build --build-tests` build them.
-        .testTarget(name: "ToolTests", dependencies: ["linecard-demo", "linecard", "linecard-bench"]),
+        .testTarget(name: "ToolTests", dependencies: ["linecard-demo", "linecard", "linecard-bench", "Linecard"]),
         .testTarget(name: "GatewayTests", dependencies: ["LinecardGateway", "Linecard", "linecard-gateway"], exclude: ["voicent.py"]),
         .testTarget(
             name: "NumberProviderTests",

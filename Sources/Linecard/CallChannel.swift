@@ -22,6 +22,7 @@ public final class CallChannel: Sendable {
     let fileStatus = Mutex<(player: (state: FilePlayer.State, cause: FilePlayer.Cause),
                             recorder: (state: FileRecorder.State, cause: FileRecorder.Cause), audioDetected: Bool?)>(
         ((.idle, .none), (.idle, .none), nil))
+    let faxStatus = Mutex(FaxStatus())
     let playbackRing: SampleRing
     let recordRing: SampleRing
     private let waiterCounter = Atomic<Int>(0)
@@ -68,6 +69,7 @@ public final class CallChannel: Sendable {
                 throw CallError.error("cannot place a call on port \(port): the channel is \(c.state.rawValue), not IDLE")
             }
             beginCall(&c)
+            c.placedHere = true
             c.details.calledNumber = number
             c.details.callingNumber = caller
             if let reason = c.outOfService {

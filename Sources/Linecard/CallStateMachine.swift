@@ -16,6 +16,7 @@ extension CallChannel {
         c.lastBeep = nil
         c.classifying = false
         c.firstVoiceAt = nil
+        c.placedHere = false
     }
 
     func enterAnswered(_ c: inout ChannelCore) {

@@ -66,6 +66,8 @@ struct ChannelCore: Sendable {
     var outOfService: String?
     /// The card was shut down: nothing more will happen on this channel.
     var cardClosed = false
+    /// This side placed the call (a fax terminal then calls, with CNG, rather than answers).
+    var placedHere = false
 
     // Calls inside the box and transfers.
     /// The port at the other end of a local call (this side patched to it).

@@ -21,6 +21,7 @@ extension CallChannel {
         let from = caller.isEmpty ? "port \(port)" : caller
         core.withLock { c in
             beginCall(&c)
+            c.placedHere = true
             c.details.calledNumber = service
             c.details.callingNumber = from
             c.localPeer = target.port

@@ -1,4 +1,5 @@
 import CSpanDSP
+import Foundation
 
 /// A fax machine on audio: spandsp's T.30 terminal with its V.21, V.27ter, V.29 and V.17
 /// modems (`fax_state_t`). It answers with CED, or calls with CNG, and then sends or receives
@@ -13,6 +14,28 @@ public final class FaxTerminal {
     /// spandsp's phase E callback.
     private let completionCode: UnsafeMutablePointer<Int32>
     public private(set) var isCalling: Bool
+    /// Called (on the thread running the terminal) when T.30 has negotiated the session
+    /// (phase B) and after each page (phase D).
+    public var onNegotiated: (() -> Void)?
+    public var onPage: (() -> Void)?
+    /// Called when the session ends (phase E), with the completion code.
+    public var onFinished: ((Int32) -> Void)?
+
+    /// What spandsp reports of the session so far.
+    public struct Statistics: Sendable, Equatable {
+        public var bitRate: Int
+        public var errorCorrection: Bool
+        public var pagesSent: Int
+        public var pagesReceived: Int
+        public var pagesInFile: Int
+        public var xResolution: Int
+        public var yResolution: Int
+        public var width: Int
+        public var length: Int
+        public var compression: String
+        public var badRows: Int
+        public var remoteIdentity: String
+    }
 
     public init(calling: Bool) {
         completionCode = .allocate(capacity: 1)
@@ -31,10 +54,62 @@ public final class FaxTerminal {
     private func configure() {
         fax_set_transmit_on_idle(state, 1)
         let t30 = fax_get_t30_state(state)
-        t30_set_phase_e_handler(t30, faxPhaseEHandler, UnsafeMutableRawPointer(completionCode))
-        t30_set_supported_modems(t30, Int32(T30_SUPPORT_V27TER | T30_SUPPORT_V29 | T30_SUPPORT_V17))
-        t30_set_ecm_capability(t30, 1)
+        let me = Unmanaged.passUnretained(self).toOpaque()
+        t30_set_phase_e_handler(t30, faxPhaseEHandler, me)
+        t30_set_phase_b_handler(t30, faxPhaseBHandler, me)
+        t30_set_phase_d_handler(t30, faxPhaseDHandler, me)
+        setModems(v27: true, v29: true, v17: true)
+        setErrorCorrection(true)
+        setHighResolution(true)
         t30_set_supported_compressions(t30, Int32(T30_SUPPORT_T4_1D_COMPRESSION | T30_SUPPORT_T4_2D_COMPRESSION | T30_SUPPORT_T6_COMPRESSION))
+    }
+
+    fileprivate func finished(_ code: Int32) {
+        completionCode.pointee = code
+        onFinished?(code)
+    }
+
+    fileprivate func negotiated() { onNegotiated?() }
+    fileprivate func pageDone() { onPage?() }
+
+    /// Which modems it offers or accepts.
+    public func setModems(v27: Bool, v29: Bool, v17: Bool) {
+        let mask = (v27 ? Int32(T30_SUPPORT_V27TER) : 0) | (v29 ? Int32(T30_SUPPORT_V29) : 0) | (v17 ? Int32(T30_SUPPORT_V17) : 0)
+        t30_set_supported_modems(fax_get_t30_state(state), mask)
+    }
+
+    /// Error correction mode (T.30 annex A).
+    public func setErrorCorrection(_ on: Bool) { t30_set_ecm_capability(fax_get_t30_state(state), on ? 1 : 0) }
+
+    /// Fine and superfine resolutions besides standard.
+    public func setHighResolution(_ on: Bool) {
+        let mask = Int32(T30_SUPPORT_STANDARD_RESOLUTION) | (on ? Int32(T30_SUPPORT_FINE_RESOLUTION | T30_SUPPORT_SUPERFINE_RESOLUTION) : 0)
+        t30_set_supported_resolutions(fax_get_t30_state(state), mask)
+    }
+
+    /// The text printed at the top of each page sent.
+    public func setHeaderInfo(_ text: String) { _ = t30_set_tx_page_header_info(fax_get_t30_state(state), text) }
+
+    /// Ends the session now (phase E follows with T30_ERR_CALLDROPPED's kin).
+    public func terminate() { t30_terminate(fax_get_t30_state(state)) }
+
+    public var statistics: Statistics {
+        let t30 = fax_get_t30_state(state)
+        var stats = t30_stats_t()
+        t30_get_transfer_statistics(t30, &stats)
+        let remote = t30_get_rx_ident(t30).map { String(cString: $0) } ?? ""
+        let compression: String
+        switch Int(stats.encoding) {
+        case Int(T4_COMPRESSION_ITU_T4_1D.rawValue): compression = "T.4 1D"
+        case Int(T4_COMPRESSION_ITU_T4_2D.rawValue): compression = "T.4 2D"
+        case Int(T4_COMPRESSION_ITU_T6.rawValue): compression = "T.6"
+        default: compression = "none"
+        }
+        return Statistics(bitRate: Int(stats.bit_rate), errorCorrection: stats.error_correcting_mode != 0,
+                          pagesSent: Int(stats.pages_tx), pagesReceived: Int(stats.pages_rx), pagesInFile: Int(stats.pages_in_file),
+                          xResolution: Int(stats.x_resolution), yResolution: Int(stats.y_resolution),
+                          width: Int(stats.width), length: Int(stats.length), compression: compression,
+                          badRows: Int(stats.bad_rows), remoteIdentity: remote.trimmingCharacters(in: .whitespaces))
     }
 
     /// Starts a new session: the last one's files and result are forgotten.
@@ -84,5 +159,15 @@ public final class FaxTerminal {
 }
 
 private func faxPhaseEHandler(_ t30: OpaquePointer?, _ userData: UnsafeMutableRawPointer?, _ code: Int32) {
-    userData!.assumingMemoryBound(to: Int32.self).pointee = code
+    Unmanaged<FaxTerminal>.fromOpaque(userData!).takeUnretainedValue().finished(code)
+}
+
+private func faxPhaseBHandler(_ t30: OpaquePointer?, _ userData: UnsafeMutableRawPointer?, _ result: Int32) -> Int32 {
+    Unmanaged<FaxTerminal>.fromOpaque(userData!).takeUnretainedValue().negotiated()
+    return Int32(T30_ERR_OK)
+}
+
+private func faxPhaseDHandler(_ t30: OpaquePointer?, _ userData: UnsafeMutableRawPointer?, _ result: Int32) -> Int32 {
+    Unmanaged<FaxTerminal>.fromOpaque(userData!).takeUnretainedValue().pageDone()
+    return Int32(T30_ERR_OK)
 }

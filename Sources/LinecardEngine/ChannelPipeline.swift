@@ -38,6 +38,7 @@ final class ChannelPipeline {
     // Transmit side
     var listeningTo: Int = -1
     var patchedTo: Int = -1
+    var lockstep = false
     var playing = false
     var finishingPlayback = false
     var playbackLowReported = false
@@ -205,6 +206,7 @@ final class ChannelPipeline {
         recording = false
         listeningTo = -1
         patchedTo = -1
+        lockstep = false
         playing = false
         finishingPlayback = false
         toneActive = false

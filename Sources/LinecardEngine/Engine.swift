@@ -25,6 +25,8 @@ public final class Engine: @unchecked Sendable {
     private let pipelineTable: UnsafeMutableBufferPointer<Unmanaged<ChannelPipeline>>
     private let activePorts: UnsafeMutablePointer<Int32>
     private var activeCount = 0
+    /// Ports in lockstep (tick thread only).
+    private var lockstepPorts = 0
     private let commands: CommandQueue<EngineCommand>
     private let events: SPSCQueue<EngineEvent>
     private let receiveBlocks: UnsafeMutablePointer<Int16>
@@ -343,6 +345,20 @@ public final class Engine: @unchecked Sendable {
         }
     }
 
+    /// Whether every lockstep port's playback ring holds the next block (tick thread only).
+    private func lockstepReady() -> Bool {
+        let bs = configuration.blockSize
+        var i = 0
+        while i < activeCount {
+            let ready = pipelineTable[Int(activePorts[i])]._withUnsafeGuaranteedRef { p in
+                !p.lockstep || !p.playing || p.playbackRing.available >= bs
+            }
+            if !ready { return false }
+            i += 1
+        }
+        return true
+    }
+
     private func runCommandsOnly() {
         while let command = commands.pop() { apply(command) }
     }
@@ -357,7 +373,12 @@ public final class Engine: @unchecked Sendable {
         var backoff = Backoff(maximumSleepNanoseconds: 100_000)
         var heldSince: Int64 = 0
         while running.load(ordering: .acquiring) {
-            if virtual, undeliveredEvents.load(ordering: .acquiring) > 0 || holds.load(ordering: .acquiring) > 0 {
+            if virtual, lockstepPorts > 0, !lockstepReady() {
+                // Commands still apply (the program may be ending the lockstep).
+                runCommandsOnly()
+            }
+            if virtual, undeliveredEvents.load(ordering: .acquiring) > 0 || holds.load(ordering: .acquiring) > 0
+                || (lockstepPorts > 0 && !lockstepReady()) {
                 let now = monotonicNanoseconds()
                 if heldSince == 0 { heldSince = now }
                 if now - heldSince < holdLimitNanoseconds {
@@ -621,6 +642,7 @@ public final class Engine: @unchecked Sendable {
                 activeCount += 1
             }
         case .deactivate:
+            if p.lockstep { lockstepPorts -= 1 }
             p.reset()
             p.playbackRing.discardAll()
             p.recordRing.discardAll()
@@ -713,6 +735,9 @@ public final class Engine: @unchecked Sendable {
             p.listeningTo = -1
         case .patch(let other):
             p.patchedTo = Int(other)
+        case .lockstep(let on):
+            if on != p.lockstep { lockstepPorts += on ? 1 : -1 }
+            p.lockstep = on
         case .setTimer(let id, let lineTime):
             if !p.setTimer(id: id, lineTime: lineTime) { emit(port, .timer(id: id)) }
         case .cancelTimer(let id):

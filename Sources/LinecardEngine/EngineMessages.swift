@@ -89,6 +89,10 @@ public struct EngineCommand: Sendable, BitwiseCopyable {
         /// between two ports inside the box, such as a local port and the leg that reached
         /// it); -1 goes back to the line.
         case patch(to: Int32)
+        /// In virtual time, hold each tick until the port's playback ring has a block: a
+        /// program producing the port's audio from what it receives (a fax modem) keeps pace
+        /// sample for sample. No effect on a paced clock, where a late block is silence.
+        case lockstep(Bool)
         /// Report `.timer(id)` once line time reaches `lineTime` (16 timers per port; a
         /// seventeenth fires at once).
         case setTimer(id: Int32, lineTime: Int64)

@@ -124,7 +124,8 @@ public struct Person: Sendable {
 }
 
 /// A fax machine on one line: a second call while it is busy gets busy tone. Answering, it
-/// receives into `receiveFile` (nothing is kept when nil) and sends `sendFile` if the caller
+/// receives into `receiveFile` (nil: a file of its own in the temporary folder, replaced on
+/// each call) and sends `sendFile` if the caller
 /// polls; calling, it sends `sendFile`. It hangs up half a second after T.30 ends (about
 /// 22 s after answering when the other end never shows fax signals).
 public struct FaxMachine: Sendable {

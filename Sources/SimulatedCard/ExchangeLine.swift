@@ -391,6 +391,10 @@ final class ExchangeLine {
                 farEndCleared()
                 samples.update(repeating: 0, count: count)
             }
+            if let code = party.faxResult {
+                party.faxResult = nil
+                exchange.note(port, .faxFinished(code))
+            }
         case .cleared:
             samples.update(repeating: 0, count: count)
             if !toneOn, now - clearedAt >= exchange.clearToneDelay, let clearTone = exchange.configuration.clearTone {

@@ -19,6 +19,8 @@ public struct ExchangeNote: Sendable, BitwiseCopyable, Equatable {
         /// A hook-flash transfer completed: the far end that was held now rings `port`
         /// (-1: a number that is not a port; the far end was let go).
         case transferred(toPort: Int32)
+        /// The fax machine's T.30 session ended with this completion code (0: success).
+        case faxFinished(Int32)
         /// An incoming call's caller gave up.
         case callerGaveUp
         /// The telephone on an FXS port rang (count so far) / went off-hook / on-hook.

@@ -21,6 +21,8 @@ final class Party {
     private var echoDigit: UInt8 = 0
     private var echoAt: Int64 = -1
     private var lastHeard: UInt8 = 0
+    /// A fax machine's completion code, once, for the line to note.
+    var faxResult: Int32?
 
     init(silence: ToneDescriptor) {
         beep = ToneGenerator(silence)
@@ -58,7 +60,7 @@ final class Party {
             route.faxInUse = true
             fax.restart(calling: route.calling)
             fax.setIdentity(m.identity)
-            if let file = m.receiveFile { fax.setReceiveFile(file) }
+            if let file = route.faxReceiveFile { fax.setReceiveFile(file) }
             if let file = m.sendFile { fax.setTransmitFile(file) }
             digitsAt = -1
             hangUpAt = -1
@@ -87,8 +89,9 @@ final class Party {
         }
         if role == .fax, let fax = route.fax {
             // T.30 over (its DCN sent): the machine hangs up half a second later.
-            if fax.completion != nil {
-                if hangUpAt < 0 { hangUpAt = now + 4000 }
+            if let code = fax.completion, hangUpAt < 0 {
+                hangUpAt = now + 4000
+                faxResult = code
             }
             fax.transmit(into: samples, count: count)
             return true

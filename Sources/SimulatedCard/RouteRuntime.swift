@@ -1,3 +1,4 @@
+import Foundation
 import LinecardDSP
 import LinecardEngine
 
@@ -19,6 +20,9 @@ final class RouteRuntime {
     /// A fax machine's terminal, made here (outside the tick); one call at a time.
     let fax: FaxTerminal?
     let faxSettings: FaxMachine?
+    /// Where the fax machine keeps what it receives: its `receiveFile`, or a file of its own
+    /// in the temporary folder (a fax machine with nowhere to print refuses pages).
+    let faxReceiveFile: String?
     let calling: Bool
     var faxInUse = false
 
@@ -32,9 +36,12 @@ final class RouteRuntime {
         if case .faxMachine(let m) = route.farEnd {
             fax = FaxTerminal(calling: calling)
             faxSettings = m
+            faxReceiveFile = m.receiveFile ?? FileManager.default.temporaryDirectory
+                .appendingPathComponent("linecard-exchange-fax-\(getpid())-\(number.filter(\.isNumber)).tif").path
         } else {
             fax = nil
             faxSettings = nil
+            faxReceiveFile = nil
         }
         switch route.farEnd {
         case .person(let p):
@@ -63,5 +70,8 @@ final class RouteRuntime {
         }
     }
 
-    deinit { numberDigits.deallocate() }
+    deinit {
+        numberDigits.deallocate()
+        if faxSettings?.receiveFile == nil, let own = faxReceiveFile { try? FileManager.default.removeItem(atPath: own) }
+    }
 }

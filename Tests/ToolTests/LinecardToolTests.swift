@@ -1,4 +1,5 @@
 import Foundation
+import Linecard
 import XCTest
 
 /// `linecard` run as a process against the simulated card: output and exit status,
@@ -109,7 +110,7 @@ final class LinecardToolTests: XCTestCase {
         let (status, out) = try run(["selftest"])
         XCTAssertEqual(status, 0, out)
         for line in ["pass  test tone level", "pass  signal to noise", "pass  echo return loss", "pass  DTMF round trip",
-                     "skip  fax page", "selftest passed"] {
+                     "pass  fax page", "selftest passed"] {
             XCTAssertTrue(out.contains(line), "missing \(line) in \(out)")
         }
     }
@@ -141,6 +142,42 @@ final class LinecardToolTests: XCTestCase {
             XCTAssertNotEqual(status, 0, "\(arguments)")
             XCTAssertTrue(out.contains(message), "\(arguments): \(out)")
             XCTAssertFalse(out.contains("Fatal error") || out.contains("Backtrac"), out)
+        }
+    }
+
+    func testFaxSendAndReceiveEndNormallyAndRefuseBadInput() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("linecard-fax-tool-\(getpid())")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let page = folder.appendingPathComponent("page.tif").path
+        var black = [Bool](repeating: false, count: 1728 * 200)
+        for i in stride(from: 0, to: black.count, by: 11) { black[i] = true }
+        try FaxDocument.write([FaxDocument.Page(height: 200, black: black), FaxDocument.Page(height: 200, black: black)], to: page)
+        var (status, out) = try run(["fax", "send", "0", "800", page])
+        XCTAssertEqual(status, 0, out)
+        XCTAssertTrue(out.contains("NORMAL: 2 page(s)"), out)
+        XCTAssertTrue(out.contains("14400 bit/s"), out)
+        let received = folder.appendingPathComponent("in.tif").path
+        (status, out) = try run(["fax", "receive", "2", received, "--test-call", page, "--json"])
+        XCTAssertEqual(status, 0, out)
+        let report = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any])
+        XCTAssertEqual(report["cause"] as? String, "NORMAL")
+        XCTAssertEqual(report["pages"] as? Int, 2)
+        XCTAssertEqual(try FaxDocument.read(received).map(\.black), [black, black])
+        (status, out) = try run(["fax", "send", "0", "200", page])
+        XCTAssertEqual(status, 1, "a person answers: NOTFAX")
+        XCTAssertTrue(out.contains("NOTFAX"), out)
+        for (arguments, message) in [
+            (["fax", "send", "0", "800", folder.appendingPathComponent("none.tif").path], "no file"),
+            (["fax", "send", "0", "800", "/etc/hostname"], "not a TIFF file"),
+            (["fax", "send", "0", "800", page, "--option", "v34=YES"], "UNKNOWN_OPTION"),
+            (["fax", "send", "0", "800", page, "--option", "ECM"], "NAME=VALUE"),
+        ] {
+            let (status, out) = try run(arguments)
+            XCTAssertNotEqual(status, 0, "\(arguments)")
+            XCTAssertTrue(out.contains(message), "\(arguments): \(out)")
+            XCTAssertFalse(out.contains("Fatal error") || out.contains("Backtrac"), out)
+            XCTAssertEqual(out.split(separator: "\n").filter { $0.contains("rror") }.count, 1, out)
         }
     }
 

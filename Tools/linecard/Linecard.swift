@@ -9,6 +9,6 @@ struct LinecardCommand: AsyncParsableCommand {
         commandName: "linecard",
         abstract: "Check a telephony card and its lines; rent numbers.",
         discussion: "Every card subcommand works on the simulated card (--card sim, the default).",
-        subcommands: [ListCommand.self, TimingCommand.self, MonitorCommand.self, CallCommand.self, DTMFCommand.self, ToneCommand.self, SelftestCommand.self, PlotCommand.self, BenchCommand.self,
+        subcommands: [ListCommand.self, TimingCommand.self, MonitorCommand.self, CallCommand.self, DTMFCommand.self, ToneCommand.self, FaxCommand.self, SelftestCommand.self, PlotCommand.self, BenchCommand.self,
                       NumbersCommand.self])
 }

@@ -13,7 +13,8 @@ struct SelftestCommand: AsyncParsableCommand {
             100+B); B answers. A sends a 1004 Hz test tone at -10 dBm0 for a second and B
             records it: level within 2 dB of what the exchange should deliver and an SNR of
             30 dB or more pass. A hears its own tone come back at least 20 dB down (echo
-            return loss). All 16 DTMF digits go from A to B and must arrive in order.
+            return loss). All 16 DTMF digits go from A to B and must arrive in order. A faxes
+            B one page, which must arrive pixel for pixel.
 
             Example:
               linecard selftest --from 0 --to 1
@@ -68,7 +69,7 @@ struct SelftestCommand: AsyncParsableCommand {
             _ = try await a.dtmfPlayer.play(digits)
             let heard = try await b.dtmfDetector.getDigits(count: 16, predigitsTimeout: .seconds(2), interdigitTimeout: .seconds(2))
             checks.append(Check(name: "DTMF round trip", value: heard.isEmpty ? "none" : heard, limit: digits, passed: heard == digits))
-            checks.append(Check(name: "fax page", value: "not built yet", limit: "one page", passed: nil))
+            checks.append(try await Self.faxPage(from: a, to: b, folder: folder))
             await a.hangUp()
             await b.hangUp()
         } catch let error as CallError {
@@ -86,6 +87,26 @@ struct SelftestCommand: AsyncParsableCommand {
             print(passed ? "selftest passed" : "selftest FAILED")
         }
         if !passed { throw ExitCode.failure }
+    }
+
+    /// A sends B one page (a test pattern) by fax; it must arrive pixel for pixel.
+    static func faxPage(from a: CallChannel, to b: CallChannel, folder: URL) async throws -> Check {
+        let height = 300
+        var black = [Bool](repeating: false, count: 1728 * height)
+        for row in 0..<height {
+            for x in 0..<1728 where (row / 10) % 2 == 0 && (x / 48) % 2 == 0 || abs(x - row * 5) < 2 { black[row * 1728 + x] = true }
+        }
+        let page = FaxDocument.Page(height: height, black: black)
+        let sent = folder.appendingPathComponent("fax.tif").path, received = folder.appendingPathComponent("fax-in.tif").path
+        try FaxDocument.write([page], to: sent)
+        guard try b.faxReceiver.start(to: received) else {
+            return Check(name: "fax page", value: b.faxReceiver.cause.rawValue, limit: "one page", passed: false)
+        }
+        let cause = try await a.faxSender.send(try FaxToSend(sent))
+        _ = await b.faxReceiver.waitUntilFinished(timeout: .seconds(30))
+        let rate = a.faxSender.details.negotiated["dataRate"].map { " at \($0)" } ?? ""
+        let intact = (try? FaxDocument.read(received).first?.black) == black
+        return Check(name: "fax page", value: "\(cause.rawValue)\(rate)", limit: "one page, pixel for pixel", passed: cause == .normal && intact)
     }
 
     /// Level of the 1004 Hz tone (dBm0) and its ratio to everything else (dB).

@@ -20,3 +20,12 @@ int64_t linecard_baseline_dtmf(int channels, int block, int64_t samples);
  * of periods, or -1 if the thread could not be started. */
 int64_t linecard_baseline_pacing(int64_t period_ns, int seconds, int64_t *misses, int64_t *worst_ns, int *realtime);
 #endif
+
+#ifndef LINECARD_CBASELINE_FAX
+#define LINECARD_CBASELINE_FAX
+/* The fax benchmark's baseline: two spandsp fax terminals back to back in a plain C loop
+ * (V.17, ECM, T.4/T.6, as the channel API configures them), the caller sending `tiff` and
+ * the answerer writing `received`, in blocks of `block` samples (at most 160). Fills both
+ * T.30 completion codes and returns the line time in samples. */
+int64_t linecard_baseline_fax(const char *tiff, const char *received, int block, int *sender_code, int *receiver_code);
+#endif

@@ -1,0 +1,261 @@
+import Foundation
+import LinecardDSP
+import LinecardEngine
+import Synchronization
+
+/// A channel's fax job: which way, how it stands, and the session running it.
+struct FaxStatus: Sendable {
+    enum Role: Sendable { case sending, receiving }
+    var role: Role?
+    var state: FaxJobState = .idle
+    var cause: FaxCause = .none
+    var details = FaxDetails()
+    var jobs = 0
+    var session: FaxSession?
+    var running: Bool { session != nil }
+}
+
+/// Runs spandsp's T.30 terminal on a call, off the tick: a thread of its own reads what the
+/// port receives from the record ring, feeds it to the terminal, and writes the terminal's
+/// audio to the playback ring, a block for a block. On a virtual clock the engine's lockstep
+/// holds each tick until that block is there, so line time and the modem stay in step; on a
+/// paced clock the thread keeps up by itself (a late block is sent as silence).
+final class FaxSession: @unchecked Sendable {
+    let terminal: FaxTerminal
+    private let channel: CallChannel
+    private let stopping = Atomic<Bool>(false)
+    private let temporaryFile: String?
+    static let block = 160
+    /// Silence queued ahead: the terminal's answer to a block leaves that much later (80 ms,
+    /// well inside T.30's timings), and in virtual time the engine runs that far ahead of the
+    /// fax thread, so the two hand over work in batches rather than block by block.
+    static let latencyBlocks = 4
+
+    init(channel: CallChannel, terminal: FaxTerminal, temporaryFile: String?) {
+        self.channel = channel
+        self.terminal = terminal
+        self.temporaryFile = temporaryFile
+    }
+
+    func start() {
+        let silence = [Int16](repeating: 0, count: Self.block * Self.latencyBlocks)
+        silence.withUnsafeBufferPointer { _ = channel.playbackRing.write($0.baseAddress!, count: $0.count) }
+        channel.send(.record(true))
+        channel.send(.startPlayback)
+        channel.send(.lockstep(true))
+        let thread = Thread { [self] in run() }
+        thread.name = "linecard-fax-\(channel.port)"
+        thread.start()
+    }
+
+    /// Asks the session to end (ABORTED).
+    func stop() { stopping.store(true, ordering: .releasing) }
+    var isStopping: Bool { stopping.load(ordering: .acquiring) }
+
+    /// The far end hangs up as soon as T.30 is over for it, which can be before our terminal
+    /// has finished sending its last frame: give it a second of silence to finish, then end
+    /// the session and take whatever completion spandsp reports.
+    private func finishAfterCallEnded(_ rx: UnsafeMutablePointer<Int16>, _ tx: UnsafeMutablePointer<Int16>) {
+        rx.update(repeating: 0, count: Self.block)
+        var fed = 0
+        while terminal.completion == nil, fed < 8000 {
+            terminal.receive(rx, count: Self.block)
+            terminal.transmit(into: tx, count: Self.block)
+            fed += Self.block
+        }
+        if terminal.completion == nil { terminal.terminate() }
+    }
+
+    private func run() {
+        let rx = UnsafeMutablePointer<Int16>.allocate(capacity: Self.block)
+        let tx = UnsafeMutablePointer<Int16>.allocate(capacity: Self.block)
+        defer { rx.deallocate(); tx.deallocate() }
+        var terminated = false
+        var callEnded = false
+        var idle = 0
+        while terminal.completion == nil {
+            if isStopping, !terminated {
+                terminal.terminate()
+                terminated = true
+                continue
+            }
+            let n = channel.recordRing.read(into: rx, count: Self.block)
+            if n == 0 {
+                if !channel.core.withLock({ $0.isInCall }) {
+                    callEnded = true
+                    finishAfterCallEnded(rx, tx)
+                    break
+                }
+                // The engine is a tick away: yield a few times before sleeping.
+                idle += 1
+                if idle < 64 { sched_yield() } else { usleep(50) }
+                continue
+            }
+            idle = 0
+            terminal.receive(rx, count: n)
+            terminal.transmit(into: tx, count: n)
+            var written = 0
+            while written < n {
+                written += channel.playbackRing.write(tx + written, count: n - written)
+                if written < n {
+                    if !channel.core.withLock({ $0.isInCall }) { break }
+                    usleep(50)
+                }
+            }
+        }
+        channel.send(.lockstep(false))
+        channel.send(.stopPlayback)
+        channel.send(.record(false))
+        if let temporaryFile { try? FileManager.default.removeItem(atPath: temporaryFile) }
+        let code = terminal.completion
+        let cause: FaxCause = isStopping ? .aborted : callEnded && code == nil ? .hangup : code.map(FaxCause.from(completion:)) ?? .hangup
+        channel.faxEnded(cause: cause, code: code)
+    }
+}
+
+extension CallChannel {
+    /// Starts a fax job after the reference's checks; returns false (with `cause` and
+    /// `details.failedOption` set) when the options are refused.
+    func startFax(_ role: FaxStatus.Role, options: [String: String], prepare: (FaxTerminal) throws -> String?) throws -> Bool {
+        let calling = try core.withLock { c -> Bool in
+            try requireAnswered(c, role == .sending ? "send a fax" : "receive a fax")
+            if let peer = c.connectedTo {
+                throw CallError.error("port \(port) has an external audio source (connected to port \(peer)): it cannot run a fax")
+            }
+            if c.playback != nil || c.recording != nil || c.toneSequence != nil || c.playingDigits {
+                throw CallError.error("port \(port) is playing or recording: stop that before a fax")
+            }
+            return c.placedHere
+        }
+        let busy = faxStatus.withLock { $0.running ? $0.state : nil }
+        if let busy { throw CallError.error("port \(port) is already \(busy.rawValue)") }
+        let parsed = FaxOptions.parse(options)
+        faxStatus.withLock { f in
+            f.jobs += 1
+            f.role = role
+            f.details = FaxDetails(id: f.jobs, line: port, options: options)
+        }
+        switch parsed {
+        case .failure(let refusal):
+            faxStatus.withLock { f in
+                f.state = .error
+                f.cause = refusal.cause
+                f.details.failedOption = refusal.options
+                f.details.lastPage = true
+            }
+            return false
+        case .success(let chosen):
+            let terminal = FaxTerminal(calling: calling)
+            chosen.apply(to: terminal)
+            let temporary = try prepare(terminal)
+            let session = FaxSession(channel: self, terminal: terminal, temporaryFile: temporary)
+            let v17 = chosen.usableModems.v17
+            terminal.onNegotiated = { [weak self] in self?.faxNegotiated(terminal, v17Offered: v17) }
+            terminal.onPage = { [weak self] in self?.faxPageDone(terminal) }
+            faxStatus.withLock { f in
+                f.state = role == .sending ? .sending : .receiving
+                f.cause = .none
+                f.session = session
+            }
+            session.start()
+            return true
+        }
+    }
+
+    private func faxNegotiated(_ terminal: FaxTerminal, v17Offered: Bool) {
+        let s = terminal.statistics
+        // The modem from the rate: 7200 and 9600 are V.17 when we offered it (spandsp picks
+        // the best both ends have, and the exchange's machine has V.17), else V.29.
+        let modem = s.bitRate <= 4800 ? "V.27ter" : s.bitRate > 9600 || v17Offered ? "V.17" : "V.29"
+        faxStatus.withLock { f in
+            f.details.negotiated = [
+                "modem": modem, "dataRate": String(s.bitRate), "ECM": s.errorCorrection ? "YES" : "NO",
+                "resolution": "\(s.xResolution)x\(s.yResolution)", "compression": s.compression, "remoteId": s.remoteIdentity,
+            ]
+        }
+        wakeWaiters()
+    }
+
+    private func faxPageDone(_ terminal: FaxTerminal) {
+        let s = terminal.statistics
+        faxStatus.withLock { f in
+            f.details.pages = f.role == .sending ? s.pagesSent : s.pagesReceived
+            // Resolution and compression are known once a page has gone.
+            // spandsp counts pixels per metre.
+            f.details.negotiated["resolution"] = "\(Int((Double(s.xResolution) * 0.0254).rounded()))x\(Int((Double(s.yResolution) * 0.0254).rounded()))"
+            f.details.negotiated["compression"] = s.compression
+        }
+        wakeWaiters()
+    }
+
+    func faxEnded(cause: FaxCause, code: Int32?) {
+        faxStatus.withLock { f in
+            if let terminal = f.session?.terminal {
+                let s = terminal.statistics
+                f.details.pages = f.role == .sending ? s.pagesSent : s.pagesReceived
+            }
+            f.session = nil
+            f.cause = cause
+            f.state = cause == .normal ? .idle : .error
+            f.details.lastPage = true
+            f.details.rawCause = code.map { "\($0): \(FaxTerminal.describe(completion: $0))" } ?? (cause == .aborted ? "stopped" : "the call ended")
+        }
+        wakeWaiters()
+    }
+
+    // MARK: Waits shared by sender and receiver
+
+    func faxWaitUntilFinished(timeout: Duration?) async -> FaxCause {
+        return await wait(until: timeout) { _ in
+            self.faxStatus.withLock { $0.running ? nil : $0.cause }
+        } timedOut: { _ in .timeout }
+    }
+
+    func faxWaitForNegotiatedSettings(timeout: Duration?) async throws -> [String: String] {
+        let result: Result<[String: String], CallError>? = await wait(until: timeout) { c in
+            self.faxStatus.withLock { f -> Result<[String: String], CallError>?? in
+                if !f.details.negotiated.isEmpty { return .some(.success(f.details.negotiated)) }
+                if c.state == .idle && !f.running { return .some(.failure(.hangup("port \(self.port) has no call (IDLE)"))) }
+                if !f.running {
+                    if f.state == .error, f.cause != .notFax, f.cause != .commsFault {
+                        return .some(.failure(.error("the fax job on port \(self.port) failed: \(f.cause.rawValue)")))
+                    }
+                    return .some(.success([:]))
+                }
+                return .none
+            }
+        } timedOut: { _ in nil }
+        switch result {
+        case .success(let settings)?: return settings
+        case .failure(let error)?: throw error
+        case nil: return [:]
+        }
+    }
+
+    func faxWaitForNextPage(timeout: Duration?) async throws -> Int {
+        let before = self.faxStatus.withLock { $0.details.pages }
+        let result: Result<Int, CallError> = await wait(until: timeout) { c in
+            self.faxStatus.withLock { f -> Result<Int, CallError>? in
+                if f.details.pages > before { return .success(f.details.pages) }
+                if c.state == .idle { return .failure(.hangup("port \(self.port) has no call (IDLE)")) }
+                if !f.running {
+                    if f.cause == .normal { return .success(f.details.pages) }
+                    return .failure(.error("the fax job on port \(self.port) ended (\(f.cause.rawValue)) after \(f.details.pages) pages"))
+                }
+                return nil
+            }
+        } timedOut: { _ in .success(self.faxStatus.withLock { $0.details.pages }) }
+        return try result.get()
+    }
+
+    func faxStop() async throws -> Bool {
+        try core.withLock { c in
+            if c.state == .idle || c.state == .waiting { throw CallError.hangup("port \(port) has no call (IDLE)") }
+            guard c.state == .answered else { throw CallError.error("cannot stop a fax on port \(port): the call is \(c.state.rawValue)") }
+        }
+        guard let session = faxStatus.withLock({ $0.session }) else { return true }
+        session.stop()
+        let cause = await faxWaitUntilFinished(timeout: .seconds(10))
+        return cause != .timeout
+    }
+}
