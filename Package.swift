@@ -52,7 +52,9 @@ let package = Package(
         // The DTMF detector's per-sample arithmetic, optimised in every build (the tests run
         // hours of signal through it).
         .target(name: "CDTMFKernel", cSettings: [.unsafeFlags(["-O2"])]),
-        .target(name: "LinecardDSP", dependencies: ["CSpanDSP", "CDTMFKernel"]),
+        // One reach into spandsp's private fax structures: its receivers' carrier level.
+        .target(name: "CFaxFrontEnd", dependencies: ["CSpanDSP"]),
+        .target(name: "LinecardDSP", dependencies: ["CSpanDSP", "CDTMFKernel", "CFaxFrontEnd"]),
         .target(
             name: "LinecardEngine",
             dependencies: ["LinecardDSP", .product(name: "Logging", package: "swift-log")]),

@@ -262,26 +262,40 @@ extension FaxTests {
         return got[0].black == page.pages[0].black
     }
 
-    /// The issue asks for a page at 30 dB SNR; spandsp 0.0.6's own terminals, back to back
-    /// with no Linecard code between them, fail from 33 dB (FaxTerminalTests), and through
-    /// the whole stack the floor is the same: asserted here, so that our stack is never the
-    /// weaker part, and printed.
+    /// The receivers' carrier level is raised above spandsp's own: a fax after 18 dB of line
+    /// loss (arriving at -32 dBm0) must still get through.
+    func testAWeakFaxSignalIsStillHeard() async throws {
+        let (path, pages) = try Self.document(pages: 1, name: "weak.tif")
+        let bench = try Bench()
+        defer { bench.card.shutdown() }
+        let channel = bench.channel(2)
+        try bench.sim.placeFaxCall(toPort: 2, faxMachine: FaxMachine(sendFile: path), impairments: Impairments(lossDecibels: 18))
+        _ = try await channel.waitForIncomingCall(timeout: .seconds(10))
+        _ = try await channel.answer()
+        let out = Self.folder.appendingPathComponent("weak-in.tif").path
+        let cause = try await channel.faxReceiver.receive(to: out)
+        XCTAssertEqual(cause, .normal, channel.faxReceiver.details.rawCause)
+        XCTAssertEqual(try FaxDocument.read(out).first?.black, pages[0].black)
+        await channel.hangUp()
+    }
+
+    /// A page must arrive at 30 dB SNR; the lowest SNR that still works is printed, beside
+    /// the same sweep with two terminals back to back and no engine, card or channel.
     func testLineNoise() async throws {
         let signal = Self.faxSignalLevel()
         XCTAssertEqual(signal, -14, accuracy: 1, "spandsp sends at -14 dBm0")
         let page = try Self.document(pages: 1, name: "noise.tif")
-        var lowest: Double?
-        for snr in stride(from: 45.0, through: 27, by: -3) {
+        let at30 = try await receivesThrough(snr: 30, signal: signal, page: page)
+        XCTAssertTrue(at30, "a page over 30 dB SNR (noise at \(signal - 30) dBm0)")
+        var lowest: Double? = at30 ? 30 : nil
+        for snr in stride(from: 27.0, through: 9, by: -3) where lowest != nil {
             guard try await receivesThrough(snr: snr, signal: signal, page: page) else { break }
             lowest = snr
         }
         let raw = FaxTerminalFloor.lowestPassingSNR(signal: signal, folder: Self.folder.path)
-        print(String(format: "fax line noise: signal %.1f dBm0; through the stack a page arrives pixel-identical down to %@ dB SNR; raw spandsp back to back: %@ dB",
+        print(String(format: "fax line noise: signal %.1f dBm0; through the stack a page arrives pixel-identical down to %@ dB SNR; two terminals back to back: %@ dB",
                      signal, lowest.map { String(Int($0)) } ?? "none", raw.map { String(Int($0)) } ?? "none"))
-        XCTAssertNotNil(lowest)
-        XCTAssertEqual(lowest, raw, "the stack is as robust as spandsp itself")
-    }
-}
+    }}
 
 /// The same sweep with two spandsp terminals back to back and no engine, card or channel.
 enum FaxTerminalFloor {
@@ -291,7 +305,7 @@ enum FaxTerminalFloor {
         for i in stride(from: 0, to: black.count, by: 7) { black[i] = true }
         guard (try? FaxDocument.write([FaxDocument.Page(height: 400, black: black)], to: page)) != nil else { return nil }
         var lowest: Double?
-        for snr in stride(from: 45.0, through: 27, by: -3) {
+        for snr in stride(from: 45.0, through: 9, by: -3) {
             let sender = FaxTerminal(calling: true), receiver = FaxTerminal(calling: false)
             sender.setTransmitFile(page)
             receiver.setReceiveFile((folder as NSString).appendingPathComponent("floor-out.tif"))
