@@ -26,10 +26,10 @@ final class FaxSession: @unchecked Sendable {
     private let stopping = Atomic<Bool>(false)
     private let temporaryFile: String?
     static let block = 160
-    /// Silence queued ahead: the terminal's answer to a block leaves that much later (80 ms,
+    /// Silence queued ahead: the terminal's answer to a block leaves that much later (160 ms,
     /// well inside T.30's timings), and in virtual time the engine runs that far ahead of the
     /// fax thread, so the two hand over work in batches rather than block by block.
-    static let latencyBlocks = 4
+    static let latencyBlocks = 8
 
     init(channel: CallChannel, terminal: FaxTerminal, temporaryFile: String?) {
         self.channel = channel
@@ -38,6 +38,12 @@ final class FaxSession: @unchecked Sendable {
     }
 
     func start() {
+        // Modem signals are neither speech nor DTMF: detecting either during a fax only
+        // costs time in the tick and risks a false digit.
+        channel.send(.detectDigits(false))
+        channel.send(.detectActivity(threshold: 0, startMilliseconds: 0, stopMilliseconds: 0))
+        // With activity unwatched, a silence limit already counting must not end the fax.
+        channel.core.withLock { c in channel.cancelTimer(&c.silenceTimer) }
         let silence = [Int16](repeating: 0, count: Self.block * Self.latencyBlocks)
         silence.withUnsafeBufferPointer { _ = channel.playbackRing.write($0.baseAddress!, count: $0.count) }
         channel.send(.record(true))
@@ -106,6 +112,10 @@ final class FaxSession: @unchecked Sendable {
         channel.send(.lockstep(false))
         channel.send(.stopPlayback)
         channel.send(.record(false))
+        if channel.state == .answered {
+            channel.send(.detectDigits(true))
+            channel.send(.detectActivity(threshold: Int16(channel.configuration.activityThreshold), startMilliseconds: 40, stopMilliseconds: 300))
+        }
         if let temporaryFile { try? FileManager.default.removeItem(atPath: temporaryFile) }
         let code = terminal.completion
         let cause: FaxCause = isStopping ? .aborted : callEnded && code == nil ? .hangup : code.map(FaxCause.from(completion:)) ?? .hangup
