@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "LinecardDSP", targets: ["LinecardDSP"]),
         .library(name: "LinecardEngine", targets: ["LinecardEngine"]),
         .library(name: "SimulatedCard", targets: ["SimulatedCard"]),
+        .library(name: "AlsaCard", targets: ["AlsaCard"]),
         .library(name: "Linecard", targets: ["Linecard"]),
         .library(name: "NumberProvider", targets: ["NumberProvider"]),
         .executable(name: "linecard-demo", targets: ["linecard-demo"]),
@@ -59,6 +60,7 @@ let package = Package(
             name: "LinecardEngine",
             dependencies: ["LinecardDSP", .product(name: "Logging", package: "swift-log")]),
         .target(name: "SimulatedCard", dependencies: ["LinecardEngine", "LinecardDSP"]),
+        .target(name: "AlsaCard", dependencies: ["LinecardEngine", "CAlsa"]),
         .target(name: "Linecard", dependencies: ["LinecardEngine", "LinecardDSP", "CTiff", "CSpanDSP"]),
 
         .target(
@@ -113,6 +115,7 @@ let package = Package(
             name: "LinecardEngineTests",
             dependencies: ["LinecardEngine", "SimulatedCard", "AllocationCounter"]),
         .testTarget(name: "SimulatedCardTests", dependencies: ["SimulatedCard", "LinecardEngine"]),
+        .testTarget(name: "AlsaCardTests", dependencies: ["AlsaCard", "LinecardEngine"]),
         .testTarget(name: "LinecardTests", dependencies: ["Linecard", "SimulatedCard", "LinecardEngine", "LinecardDSP"]),
         // Runs the tools as processes; depending on them makes `swift build --build-tests` build them.
         .testTarget(name: "ToolTests", dependencies: ["linecard-demo", "linecard", "linecard-bench", "Linecard"]),
