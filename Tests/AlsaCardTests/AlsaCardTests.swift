@@ -49,6 +49,39 @@ final class AlsaCardTests: XCTestCase {
         XCTAssertEqual(card.xruns(port: 0).underruns, 0)
     }
 
+    /// alsa-lib's file and null plugins keep no time, so they never overrun or underrun. The
+    /// test builds a small ALSA plugin of its own (XrunPlugin/lcxrun.c: no hardware, one xrun
+    /// on purpose in each direction) and loads it through the same configuration mechanism.
+    func testAnInducedXrunIsRecoveredAndCounted() throws {
+        guard let compiler = ["/usr/bin/cc", "/usr/bin/gcc"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            if ProcessInfo.processInfo.environment["CI"] != nil { XCTFail("no C compiler to build the xrun plugin with") }
+            throw XCTSkip("no C compiler to build the xrun plugin with")
+        }
+        let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("XrunPlugin/lcxrun.c").path
+        let library = folder.appendingPathComponent("libasound_module_pcm_lcxrun.so").path
+        let build = Process()
+        build.executableURL = URL(fileURLWithPath: compiler)
+        build.arguments = ["-shared", "-fPIC", "-DPIC", "-o", library, source, "-lasound"]
+        try build.run()
+        build.waitUntilExit()
+        XCTAssertEqual(build.terminationStatus, 0, "the xrun plugin did not build")
+        let card = try AlsaCard(devices: ["xrun"], configuration: """
+            pcm_type.lcxrun { lib "\(library)" }
+            pcm.xrun { type lcxrun }
+            """)
+        let engine = try Engine(card: card, configuration: EngineConfiguration(blockSize: 160))
+        try engine.open(port: 0)
+        var reported: [String] = []
+        try engine.runTicks(60) { event in
+            if case .line(let signal, _) = event.kind { reported.append("\(signal)") }
+        }
+        engine.shutdown()
+        let counts = card.xruns(port: 0)
+        XCTAssertEqual(counts.overruns, 1, "the capture overrun, recovered")
+        XCTAssertEqual(counts.underruns, 1, "the playback underrun, recovered")
+        XCTAssertTrue(reported.contains("readOverrun") && reported.contains("writeUnderrun"), "\(reported)")
+    }
+
     func testBadDevicesAndConfigurationsAreClearErrors() throws {
         let input = folder.appendingPathComponent("in.raw").path
         try Data().write(to: URL(fileURLWithPath: input))
