@@ -77,7 +77,7 @@ let package = Package(
         .executableTarget(
             name: "linecard",
             dependencies: [
-                "NumberProvider", "Linecard", "LinecardDSP", "LinecardEngine", "SimulatedCard", "CPNG", "CSpanDSP",
+                "NumberProvider", "Linecard", "LinecardDSP", "LinecardEngine", "SimulatedCard", "AlsaCard", "CPNG", "CSpanDSP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Tools/linecard"),

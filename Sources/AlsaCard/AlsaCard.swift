@@ -38,6 +38,7 @@ public final class AlsaCard: CardBackend, @unchecked Sendable {
     ///     define `file` and `null` PCMs with it).
     public init(devices: [String], name: String = "alsa", configuration text: String? = nil) throws {
         guard !devices.isEmpty else { throw CardError.device("an ALSA card needs at least one device") }
+        lc_alsa_quiet()
         self.name = name
         self.devices = devices
         ports = devices.enumerated().map { PortDescription(index: $0, name: $1, kind: .clear, signalling: "none (clear audio)") }

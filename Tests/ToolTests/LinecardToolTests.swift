@@ -134,7 +134,9 @@ final class LinecardToolTests: XCTestCase {
             (["dtmf", "detect", "--input", "/nonexistent.wav"], "/nonexistent.wav"),
             (["dtmf", "detect"], "give a CHANNEL or --input"),
             (["dtmf", "generate", "12x", "--output", "/tmp/x.wav"], "DIGITS must be"),
-            (["list", "--card", "dahdi"], "no DAHDI or ALSA backend"),
+            (["list", "--card", "dahdi"], "no DAHDI backend"),
+            (["call", "0", "200", "--card", "alsa:default"], "only `linecard list` works on ALSA"),
+            (["list", "--card", "alsa:"], "names no device"),
             (["list", "--card", "pots"], "is not a card"),
             (["call", "0", "12a"], "dial only"),
         ] {
@@ -179,6 +181,13 @@ final class LinecardToolTests: XCTestCase {
             XCTAssertFalse(out.contains("Fatal error") || out.contains("Backtrac"), out)
             XCTAssertEqual(out.split(separator: "\n").filter { $0.contains("rror") }.count, 1, out)
         }
+    }
+
+    func testListShowsALSADevicesAndWhetherTheyOpen() throws {
+        let (status, out) = try run(["list", "--card", "alsa:nosuchdevice", "--json"])
+        XCTAssertEqual(status, 1, out)
+        XCTAssertTrue(out.contains("(capture): cannot open it"), "the state says what failed: \(out)")
+        XCTAssertTrue(out.contains("\"kind\" : \"clear\""), out)
     }
 
     private func run(_ arguments: [String]) throws -> (Int32, String) {

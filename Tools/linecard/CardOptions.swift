@@ -19,16 +19,29 @@ struct CardOptions: ParsableArguments {
 
     func validate() throws {
         guard TonePlan.Country(rawValue: country) != nil else { throw ValidationError("--country must be us, uk or eu, not \(country)") }
-        if card == "dahdi" || card.hasPrefix("alsa:") {
-            throw ValidationError("--card \(card): this build has no DAHDI or ALSA backend yet; use --card sim")
+        if card == "dahdi" {
+            throw ValidationError("--card dahdi: this build has no DAHDI backend yet; use --card sim")
+        }
+        if card.hasPrefix("alsa:") {
+            guard !alsaDevices.isEmpty else { throw ValidationError("--card alsa: names no device: alsa:DEVICE[,DEVICE…]") }
+            return
         }
         guard card == "sim" else { throw ValidationError("--card \(card) is not a card: use sim, dahdi or alsa:DEVICE") }
     }
 
     var plan: TonePlan { .for(TonePlan.Country(rawValue: country) ?? .us) }
 
+    /// The devices of `--card alsa:DEVICE[,DEVICE…]`.
+    var alsaDevices: [String] {
+        guard card.hasPrefix("alsa:") else { return [] }
+        return card.dropFirst(5).split(separator: ",").map(String.init).filter { !$0.isEmpty }
+    }
+
     /// The simulated card with a channel on every port, started.
     func open(blockSize: Int = 160) throws -> (Card, SimulatedCard) {
+        guard card == "sim" else {
+            throw fail("--card \(card): only `linecard list` works on ALSA devices so far; the other subcommands need --card sim")
+        }
         let country = TonePlan.Country(rawValue: self.country) ?? .us
         let sim = SimulatedCard(exchange: ExchangeConfiguration(country: country))
         let card = try Card(backend: sim, engine: EngineConfiguration(blockSize: blockSize, clock: paced ? .paced : .virtual,

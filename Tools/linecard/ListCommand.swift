@@ -1,3 +1,4 @@
+import AlsaCard
 import ArgumentParser
 import Foundation
 import LinecardEngine
@@ -6,13 +7,21 @@ import LinecardEngine
 struct ListCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "list", abstract: "List cards, ports, signalling and alarms.",
-        discussion: "Example:\n  linecard list --json")
+        discussion: """
+            On ALSA (--card alsa:DEVICE[,DEVICE…]) each device is a port, opened here at 8 kHz
+            mono to show whether it works.
+
+            Examples:
+              linecard list --json
+              linecard list --card alsa:plughw:CARD=Device,DEV=0
+            """)
     @OptionGroup var options: CardOptions
 
     struct Port: Encodable { let channel: Int; let name: String; let kind: String; let signalling: String; let state: String; let alarm: Bool }
     struct Listing: Encodable { let card: String; let blockSize: Int; let ports: [Port] }
 
     func run() async throws {
+        if !options.alsaDevices.isEmpty { return try listALSA() }
         let (card, sim) = try options.open()
         defer { card.shutdown() }
         let ports = sim.ports.map { p in
@@ -26,5 +35,32 @@ struct ListCommand: AsyncParsableCommand {
             print(String(format: "  %2d  %@  %@  %@  %@", p.channel, p.kind.padding(toLength: 3, withPad: " ", startingAt: 0),
                          p.signalling.padding(toLength: 6, withPad: " ", startingAt: 0), p.state.padding(toLength: 8, withPad: " ", startingAt: 0), p.name))
         }
+    }
+
+    /// Each ALSA device as a port: opened and closed again, its state "ok" or what failed.
+    private func listALSA() throws {
+        let alsa: AlsaCard
+        do { alsa = try AlsaCard(devices: options.alsaDevices) } catch { throw fail("\(error)") }
+        var ports: [Port] = []
+        var failures = 0
+        for p in alsa.ports {
+            var state = "ok"
+            do {
+                try alsa.open(port: p.index, blockSize: 160)
+                alsa.close(port: p.index)
+            } catch {
+                state = "\(error)"
+                failures += 1
+            }
+            ports.append(Port(channel: p.index, name: p.name, kind: "clear", signalling: p.signalling, state: state, alarm: false))
+        }
+        let listing = Listing(card: "alsa (8000 Hz mono, clear channels)", blockSize: 160, ports: ports)
+        if options.json {
+            try printJSON(listing)
+        } else {
+            print("\(listing.card), block \(listing.blockSize) samples")
+            for p in ports { print(String(format: "  %2d  clear  %@  %@", p.channel, p.name, p.state)) }
+        }
+        if failures > 0 { throw ExitCode.failure }
     }
 }
