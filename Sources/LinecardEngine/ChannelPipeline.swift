@@ -104,17 +104,6 @@ final class ChannelPipeline {
         count > 0 && (samples[0] | samples[count / 2] | samples[count - 1]) != 0
     }
 
-    /// One bit per DTMF character; 0 for anything else.
-    @inline(__always)
-    static func digitBit(_ code: UInt8) -> UInt16 {
-        switch code {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return 1 << UInt16(code - UInt8(ascii: "0"))
-        case UInt8(ascii: "A")...UInt8(ascii: "D"): return 1 << UInt16(10 + code - UInt8(ascii: "A"))
-        case UInt8(ascii: "*"): return 1 << 14
-        case UInt8(ascii: "#"): return 1 << 15
-        default: return 0
-        }
-    }
     let transmitMeter = PowerMeter()
 
     // Timers in line time: a small fixed table, scanned only while any is set.
