@@ -15,7 +15,7 @@ import Foundation
 ///
 /// Safe inside the tick: all memory is made in `init`; `process` calls back through a
 /// non-escaping closure.
-public final class DTMFDetector {
+public final class DTMFDetector: DTMFDetecting {
     /// One confirmed change of the received digit.
     public struct Report: Sendable, Equatable {
         /// The ASCII digit that began, or 0 when the current digit ended.
@@ -176,6 +176,15 @@ public final class DTMFDetector {
         return Int32((10 * log10(meanSquare / (32767 * 32767 / 2)) + 3.14).rounded())
     }
 
+}
+
+/// What both DTMF detectors (ours and spandsp's) offer: blocks in, digit starts and ends out.
+public protocol DTMFDetecting: AnyObject {
+    /// Processes one block and calls `report` for each confirmed start or end of a digit.
+    func process(_ samples: UnsafePointer<Int16>, count: Int, report: (DTMFDetector.Report) -> Void)
+}
+
+extension DTMFDetecting {
     /// Convenience for whole signals (outside the tick): the digits detected, in order.
     public func digits(in samples: [Int16], blockSize: Int = 160) -> String {
         var result = ""

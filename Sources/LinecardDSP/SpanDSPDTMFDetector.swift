@@ -9,7 +9,7 @@ import CSpanDSP
 ///
 /// Safe inside the tick: reports are collected by the C callback into a fixed buffer owned by
 /// the detector and handed to a non-escaping closure after each block.
-public final class SpanDSPDTMFDetector {
+public final class SpanDSPDTMFDetector: DTMFDetecting {
     public typealias Report = DTMFDetector.Report
 
     /// Written by the C callback during `dtmf_rx`: the count and the reports in one small
@@ -92,22 +92,6 @@ public final class SpanDSPDTMFDetector {
     @usableFromInline @inline(__always)
     static func reports(_ pending: UnsafeMutablePointer<Pending>) -> UnsafeMutablePointer<Report> {
         UnsafeMutableRawPointer(pending).assumingMemoryBound(to: Report.self)
-    }
-
-    /// Convenience for whole signals (outside the tick): the digits detected, in order.
-    public func digits(in samples: [Int16], blockSize: Int = 160) -> String {
-        var result = ""
-        samples.withUnsafeBufferPointer { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let n = min(blockSize, buffer.count - offset)
-                process(buffer.baseAddress! + offset, count: n) { r in
-                    if r.digit != 0 { result.append(Character(Unicode.Scalar(r.digit))) }
-                }
-                offset += n
-            }
-        }
-        return result
     }
 }
 
