@@ -128,8 +128,9 @@ public final class DTMFDetector: DTMFDetecting {
         let total = lc_dtmf_analyse(kernel, energies)
         kernel.pointee.filled = 0
         duration += LC_DTMF_BLOCK
-        var hit = classify(total: total)
-        if hit != 0, hit != inDigit, !onFrequency(hit) { hit = 0 }
+        let key = classify(total: total)
+        var hit = key.map { keys[$0] } ?? 0
+        if let key, hit != inDigit, !onFrequency(key) { hit = 0 }
         // As spandsp: a change needs two blocks that agree (a start) or two that differ from
         // the digit (an end), so one odd block in a digit neither ends it nor starts another.
         if hit != inDigit, lastHit != inDigit {
@@ -143,8 +144,9 @@ public final class DTMFDetector: DTMFDetecting {
         lastHit = hit
     }
 
-    /// The digit this block's tones make, by level, twist, peak and energy share; 0 if none.
-    private func classify(total: Float) -> UInt8 {
+    /// The key (row × 4 + column, 0-15) this block's tones make, by level, twist, peak and
+    /// energy share; nil if none.
+    private func classify(total: Float) -> Int? {
         let e = energies
         var row = 0, column = 4
         for i in 1..<4 {
@@ -153,20 +155,18 @@ public final class DTMFDetector: DTMFDetecting {
         }
         let low = e[row], high = e[column]
         guard low >= minimumToneEnergy, high >= minimumToneEnergy,
-              low <= high * normalTwistLimit, high <= low * reverseTwistLimit else { return 0 }
+              low <= high * normalTwistLimit, high <= low * reverseTwistLimit else { return nil }
         for i in 0..<4 {
-            if i != row, e[i] * Self.relativePeak > low { return 0 }
-            if 4 + i != column, e[4 + i] * Self.relativePeak > high { return 0 }
+            if i != row, e[i] * Self.relativePeak > low { return nil }
+            if 4 + i != column, e[4 + i] * Self.relativePeak > high { return nil }
         }
-        guard low + high >= Self.toneShare * Float(LC_DTMF_BLOCK / 2) * total else { return 0 }
-        return keys[row * 4 + column - 4]
+        guard low + high >= Self.toneShare * Float(LC_DTMF_BLOCK / 2) * total else { return nil }
+        return row * 4 + column - 4
     }
 
-    /// Whether both of `digit`'s tones are within 2.5 % of nominal in this block.
-    private func onFrequency(_ digit: UInt8) -> Bool {
-        var index = 0
-        while index < 16, keys[index] != digit { index += 1 }
-        lc_dtmf_neighbourhood(kernel, Int32(index / 4), Int32(4 + index % 4), neighbourhood)
+    /// Whether both tones of `key` (0-15) are within 2.5 % of nominal in this block.
+    private func onFrequency(_ key: Int) -> Bool {
+        lc_dtmf_neighbourhood(kernel, Int32(key / 4), Int32(4 + key % 4), neighbourhood)
         let n = neighbourhood
         return n[1] >= n[0] && n[1] >= n[2] && n[4] >= n[3] && n[4] >= n[5]
     }
