@@ -373,12 +373,13 @@ public final class Engine: @unchecked Sendable {
         var backoff = Backoff(maximumSleepNanoseconds: 100_000)
         var heldSince: Int64 = 0
         while running.load(ordering: .acquiring) {
+            var waitingForLockstep = false
             if virtual, lockstepPorts > 0, !lockstepReady() {
-                // Commands still apply (the program may be ending the lockstep).
+                // Commands still apply (the program may be ending the lockstep): look again after.
                 runCommandsOnly()
+                waitingForLockstep = lockstepPorts > 0 && !lockstepReady()
             }
-            if virtual, undeliveredEvents.load(ordering: .acquiring) > 0 || holds.load(ordering: .acquiring) > 0
-                || (lockstepPorts > 0 && !lockstepReady()) {
+            if virtual, undeliveredEvents.load(ordering: .acquiring) > 0 || holds.load(ordering: .acquiring) > 0 || waitingForLockstep {
                 let now = monotonicNanoseconds()
                 if heldSince == 0 { heldSince = now }
                 if now - heldSince < holdLimitNanoseconds {
