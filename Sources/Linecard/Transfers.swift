@@ -200,8 +200,7 @@ extension CallChannel {
             if outcome == .normal, c.state == .transferring {
                 c.state = .transferred
                 c.transferCause = .normal
-                send(.listen(to: Int32(other.port)))
-                other.send(.listen(to: Int32(port)))
+                // The bridge is up already: the leg set it when it reported its answer.
                 return false
             }
             c.transferCause = c.state == .idle ? .hangup : outcome == .normal ? .fail : outcome
