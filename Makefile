@@ -6,7 +6,7 @@
 SWIFT ?= swift
 export PATH := $(PATH):/opt/swift/usr/bin
 
-.PHONY: run demo test deps bench bench-gateway clean
+.PHONY: run demo test test-dahdi deps bench bench-gateway clean
 
 deps:
 	@Tools/scripts/install-dependencies.sh
@@ -17,13 +17,20 @@ run: deps
 demo: deps
 	$(SWIFT) run linecard-demo
 
-# The ring stress test runs again under ThreadSanitizer (in its own build folder), then the
-# whole suite runs; its summary is the last thing printed.
+# The ring stress test runs again under ThreadSanitizer (in its own build folder), the DAHDI
+# backend tests run against the real DAHDI driver in a QEMU guest (Tools/dahdi-guest), then
+# the whole suite runs; its summary is the last thing printed.
 test: deps
 	$(SWIFT) build --build-tests --scratch-path .build-tsan --sanitize=thread
 	$(SWIFT) test --skip-build --scratch-path .build-tsan --sanitize=thread --disable-swift-testing --filter RingStressTests
 	$(SWIFT) build --build-tests
+	Tools/dahdi-guest/run.sh
 	$(SWIFT) test --skip-build --disable-swift-testing
+
+# The DAHDI backend tests alone, against the real driver in a QEMU guest (part of `make test`).
+test-dahdi: deps
+	$(SWIFT) build --build-tests
+	Tools/dahdi-guest/run.sh
 
 bench: deps
 	$(SWIFT) run -c release linecard-bench engine

@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "LinecardEngine", targets: ["LinecardEngine"]),
         .library(name: "SimulatedCard", targets: ["SimulatedCard"]),
         .library(name: "AlsaCard", targets: ["AlsaCard"]),
+        .library(name: "DahdiCard", targets: ["DahdiCard"]),
         .library(name: "Linecard", targets: ["Linecard"]),
         .library(name: "NumberProvider", targets: ["NumberProvider"]),
         .executable(name: "linecard-demo", targets: ["linecard-demo"]),
@@ -61,6 +62,7 @@ let package = Package(
             dependencies: ["LinecardDSP", .product(name: "Logging", package: "swift-log")]),
         .target(name: "SimulatedCard", dependencies: ["LinecardEngine", "LinecardDSP"]),
         .target(name: "AlsaCard", dependencies: ["LinecardEngine", "CAlsa"]),
+        .target(name: "DahdiCard", dependencies: ["LinecardEngine", "CDahdi"]),
         .target(name: "Linecard", dependencies: ["LinecardEngine", "LinecardDSP", "CTiff", "CSpanDSP"]),
 
         .target(
@@ -77,7 +79,7 @@ let package = Package(
         .executableTarget(
             name: "linecard",
             dependencies: [
-                "NumberProvider", "Linecard", "LinecardDSP", "LinecardEngine", "SimulatedCard", "AlsaCard", "CPNG", "CSpanDSP",
+                "NumberProvider", "Linecard", "LinecardDSP", "LinecardEngine", "SimulatedCard", "AlsaCard", "DahdiCard", "CDahdi", "CPNG", "CSpanDSP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Tools/linecard"),
@@ -117,6 +119,8 @@ let package = Package(
         .testTarget(name: "SimulatedCardTests", dependencies: ["SimulatedCard", "LinecardEngine"]),
         // XrunPlugin is C the test compiles into an ALSA plugin at run time.
         .testTarget(name: "AlsaCardTests", dependencies: ["AlsaCard", "LinecardEngine"], exclude: ["XrunPlugin"]),
+        // Runs for real inside the QEMU guest of Tools/dahdi-guest/run.sh; skips elsewhere.
+        .testTarget(name: "DahdiCardTests", dependencies: ["DahdiCard", "CDahdi", "CSpanDSP", "Linecard", "LinecardEngine"]),
         .testTarget(name: "LinecardTests", dependencies: ["Linecard", "SimulatedCard", "LinecardEngine", "LinecardDSP"]),
         // Runs the tools as processes; depending on them makes `swift build --build-tests` build them.
         .testTarget(name: "ToolTests", dependencies: ["linecard-demo", "linecard", "linecard-bench", "Linecard"]),

@@ -185,6 +185,7 @@ static const unsigned long DahdiGetGains = _IOWR(LC_DAHDI_CODE, 16, DahdiGains);
 static const unsigned long DahdiSetGains = _IOW(LC_DAHDI_CODE, 16, DahdiGains);
 static const unsigned long DahdiChanConfigRequest = _IOW(LC_DAHDI_CODE, 19, DahdiChanConfig);
 static const unsigned long DahdiSendTone = _IOW(LC_DAHDI_CODE, 21, int);
+static const unsigned long DahdiGetToneZone = _IOR(LC_DAHDI_CODE, 22, int);
 static const unsigned long DahdiSetToneZone = _IOW(LC_DAHDI_CODE, 22, int);
 static const unsigned long DahdiGetBufInfo = _IOR(LC_DAHDI_CODE, 27, DahdiBufferInfo);
 static const unsigned long DahdiSetBufInfo = _IOW(LC_DAHDI_CODE, 27, DahdiBufferInfo);
@@ -202,6 +203,7 @@ static const unsigned long DahdiSetCadence = _IOW(LC_DAHDI_CODE, 42, DahdiRingCa
 static const unsigned long DahdiTimerConfig = _IOW(LC_DAHDI_CODE, 47, int);
 static const unsigned long DahdiTimerAck = _IOW(LC_DAHDI_CODE, 48, int);
 static const unsigned long DahdiDynamicCreate = _IOWR(LC_DAHDI_CODE, 80, DahdiDynamicSpan);
+static const unsigned long DahdiDynamicDestroy = _IOW(LC_DAHDI_CODE, 81, DahdiDynamicSpan);
 static const unsigned long DahdiToneDetect = _IOW(LC_DAHDI_CODE, 91, int);
 static const unsigned long DahdiSetPolarity = _IOW(LC_DAHDI_CODE, 92, int);
 static const unsigned long DahdiEchoCancelFaxMode = _IOW(LC_DAHDI_CODE, 102, int);
@@ -275,8 +277,8 @@ static inline int dahdi_ioctl_spaninfo(int fd, DahdiSpanInfo *info) {
 static inline int dahdi_ioctl_bufinfo(int fd, unsigned long request, DahdiBufferInfo *info) {
     return ioctl(fd, request, info);
 }
-static inline int dahdi_ioctl_dynamic(int fd, DahdiDynamicSpan *span) {
-    return ioctl(fd, DahdiDynamicCreate, span);
+static inline int dahdi_ioctl_dynamic(int fd, unsigned long request, DahdiDynamicSpan *span) {
+    return ioctl(fd, request, span);
 }
 static inline int dahdi_ioctl_dial(int fd, DahdiDialOperation *op) {
     return ioctl(fd, DahdiDial, op);

@@ -76,6 +76,13 @@ public final class CallChannel: Sendable {
                 finish(&c, .outOfOrder, raw: reason)
                 return
             }
+            if kind == .clear {
+                // A clear channel (a USB codec, a B channel without our signalling) is a
+                // standing connection: there is nothing to dial, and it is answered at once.
+                enableDetection(digits: true, progress: false)
+                enterAnswered(&c)
+                return
+            }
             c.state = .callOutgoing
             if let timeout { c.callTimer = setTimer(&c, after: timeout) }
             switch kind {

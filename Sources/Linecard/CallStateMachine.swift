@@ -1,3 +1,4 @@
+import Foundation
 import LinecardDSP
 import LinecardEngine
 
@@ -53,7 +54,7 @@ extension CallChannel {
         case .fxs:
             if c.phase == .ringingTelephone { send(.hook(.ringStop)) }
             send(.hook(.polarityNormal))
-        case .local:
+        case .local, .clear:
             break
         default:
             send(.hook(.onHook))
@@ -312,7 +313,11 @@ extension CallChannel {
             if c.outOfService == "the line is in alarm" { c.outOfService = nil }
         case .readOverrun, .writeUnderrun: break
         case .hookFailed:
-            if c.isInCall { finish(&c, .failed, raw: "the card refused a hook command (errno \(value))") }
+            // DAHDI answers ENODATA to ringing and dialling until a tone zone is loaded.
+            let reason = value == ENODATA
+                ? "the card has no tone zone loaded: add loadzone= and defaultzone= to /etc/dahdi/system.conf and run dahdi_cfg"
+                : "the card refused a hook command (errno \(value): \(String(cString: strerror(value))))"
+            if c.isInCall { finish(&c, .failed, raw: reason) }
         }
     }
 

@@ -135,7 +135,10 @@ extension CallChannel {
             if c.playback != nil || c.recording != nil || c.toneSequence != nil || c.playingDigits {
                 throw CallError.error("port \(port) is playing or recording: stop that before a fax")
             }
-            return c.placedHere
+            // A clear channel has no caller and answerer: the sender takes the calling
+            // terminal's part (CNG) and the receiver the answering one's (CED), as on a call
+            // placed to a fax machine.
+            return kind == .clear ? role == .sending : c.placedHere
         }
         let busy = faxStatus.withLock { $0.running ? $0.state : nil }
         if let busy { throw CallError.error("port \(port) is already \(busy.rawValue)") }

@@ -1,0 +1,392 @@
+import CDahdi
+import Foundation
+import LinecardEngine
+import Synchronization
+
+/// DAHDI channels (analog FXS/FXO cards, T1/E1/BRI bearer channels, dynamic spans) as
+/// Linecard ports. Each port is a channel opened through `/dev/dahdi/channel` and
+/// `DAHDI_SPECIFY`, in linear mode with a DAHDI block of one engine block.
+///
+/// The card's own clock drives line time: `readBlocks` waits in `poll` (POLLIN for audio,
+/// POLLPRI for signalling) until every open channel has a block. Signalling arrives as DAHDI
+/// events, read with `DAHDI_GETEVENT` whenever poll says one is queued or a read or write
+/// fails with `ELAST`; they become line events for the call layer. A channel whose device
+/// goes away reports `removed` and carries silence; a span in alarm reports `alarm` and
+/// `alarmCleared` when it recovers.
+public final class DahdiCard: CardBackend, @unchecked Sendable {
+    public let name: String
+    public let ports: [PortDescription]
+    public var clock: CardClock { .card }
+    /// The DAHDI channel number behind each port.
+    public let channelNumbers: [Int]
+
+    private let channelPath: String
+    private let count: Int
+    // Per port, touched by open/close outside the tick and by the tick while the engine runs
+    // (the engine opens and closes ports only while it is stopped or through its own tick).
+    private let fds: UnsafeMutablePointer<CInt>
+    private let gone: UnsafeMutablePointer<Bool>
+    private let gotBlock: UnsafeMutablePointer<Bool>
+    private let offHook: UnsafeMutablePointer<Bool>
+    private let pollFDs: UnsafeMutablePointer<pollfd>
+    private let pollPorts: UnsafeMutablePointer<Int>
+    private let overruns: UnsafeMutablePointer<Atomic<Int>>
+    private let underruns: UnsafeMutablePointer<Atomic<Int>>
+    private let events: UnsafeMutablePointer<LineEvent>
+    private static let eventCapacity = 256
+    private var eventHead = 0, eventCount = 0
+
+    /// Opens nothing yet: reads the spans and makes one port per audio channel (or per
+    /// channel in `channels`, in that order).
+    ///
+    /// - Parameters:
+    ///   - channels: DAHDI channel numbers to use, or nil for every configured audio channel.
+    public init(channels: [Int]? = nil, name: String = "dahdi",
+                controlPath: String = LC_DAHDI_CTL_PATH, channelPath: String = LC_DAHDI_CHANNEL_PATH) throws {
+        let spans = try DahdiScanner.scan(controlPath: controlPath)
+        let all = spans.flatMap(\.channels)
+        var chosen: [DahdiChannel] = []
+        if let channels {
+            for number in channels {
+                guard let channel = all.first(where: { $0.number == number }) else {
+                    throw CardError.device("there is no DAHDI channel \(number): \(Self.summary(all))")
+                }
+                guard channel.kind != nil else {
+                    throw CardError.device("DAHDI channel \(number) is \(channel.signalling), not an audio channel")
+                }
+                chosen.append(channel)
+            }
+        } else {
+            chosen = all.filter { $0.kind != nil }
+        }
+        guard !chosen.isEmpty else {
+            throw CardError.device(
+                spans.isEmpty
+                    ? "DAHDI is loaded but has no spans: is the card's driver loaded, and has dahdi_cfg run?"
+                    : "DAHDI has no configured audio channels: configure them in /etc/dahdi/system.conf and run dahdi_cfg")
+        }
+        self.name = name
+        self.channelPath = channelPath
+        channelNumbers = chosen.map(\.number)
+        ports = chosen.enumerated().map { i, ch in
+            PortDescription(index: i, name: "\(ch.number) (span \(ch.span): \(ch.name))", kind: ch.kind!,
+                            signalling: ch.signalling, alarms: ch.alarms)
+        }
+        count = chosen.count
+        fds = .allocate(capacity: count)
+        fds.initialize(repeating: -1, count: count)
+        gone = .allocate(capacity: count)
+        gone.initialize(repeating: false, count: count)
+        gotBlock = .allocate(capacity: count)
+        gotBlock.initialize(repeating: false, count: count)
+        offHook = .allocate(capacity: count)
+        offHook.initialize(repeating: false, count: count)
+        pollFDs = .allocate(capacity: count)
+        pollFDs.initialize(repeating: pollfd(), count: count)
+        pollPorts = .allocate(capacity: count)
+        pollPorts.initialize(repeating: 0, count: count)
+        overruns = .allocate(capacity: count)
+        underruns = .allocate(capacity: count)
+        for i in 0..<count {
+            (overruns + i).initialize(to: Atomic(0))
+            (underruns + i).initialize(to: Atomic(0))
+        }
+        events = .allocate(capacity: Self.eventCapacity)
+    }
+
+    deinit {
+        shutdown()
+        fds.deallocate()
+        gone.deallocate()
+        gotBlock.deallocate()
+        offHook.deallocate()
+        pollFDs.deallocate()
+        pollPorts.deallocate()
+        overruns.deinitialize(count: count)
+        overruns.deallocate()
+        underruns.deinitialize(count: count)
+        underruns.deallocate()
+        events.deallocate()
+    }
+
+    /// Buffer overruns (receive) and underruns (transmit) DAHDI reported on `port` so far.
+    public func bufferEvents(port: Int) -> (overruns: Int, underruns: Int) {
+        guard port >= 0, port < count else { return (0, 0) }
+        return (overruns[port].load(ordering: .relaxed), underruns[port].load(ordering: .relaxed))
+    }
+
+    public func open(port: Int, blockSize: Int) throws {
+        guard port >= 0, port < count else { throw CardError.unknownPort(port, portCount: count) }
+        guard blockSize >= Int(DahdiMinBlockSize) else {
+            throw CardError.device("DAHDI's smallest block is \(DahdiMinBlockSize) samples (2 ms); run the engine with a block of 16 to 160 samples")
+        }
+        close(port: port)
+        let number = channelNumbers[port]
+        let fd = Glibc.open(channelPath, O_RDWR | O_NONBLOCK)
+        guard fd >= 0 else { throw Self.openError(channelPath, errno: errno) }
+        func fail(_ what: String) -> CardError {
+            let e = errno
+            Glibc.close(fd)
+            return CardError.device("DAHDI channel \(number): \(what): \(String(cString: strerror(e)))")
+        }
+        var value = CInt(number)
+        guard dahdi_ioctl_int(fd, DahdiSpecify, &value) == 0 else {
+            throw errno == EBUSY
+                ? { Glibc.close(fd); return CardError.device("DAHDI channel \(number) is in use by another program (Asterisk?)") }()
+                : fail("cannot open it")
+        }
+        value = CInt(blockSize)
+        guard dahdi_ioctl_int(fd, DahdiSetBlockSize, &value) == 0 else { throw fail("a block of \(blockSize) samples") }
+        if ports[port].kind == .clear {
+            // A clear (bchan) channel passes bytes untouched until it is put in audio mode,
+            // as Asterisk does for a voice call on a B channel; linear mode needs audio mode.
+            value = 1
+            guard dahdi_ioctl_int(fd, DahdiAudioMode, &value) == 0 else { throw fail("audio mode") }
+        }
+        value = 1
+        guard dahdi_ioctl_int(fd, DahdiSetLinear, &value) == 0 else { throw fail("linear (16-bit) mode") }
+        // Four blocks each way: enough to ride out a late tick, little enough to keep the
+        // delay low. Transmit starts when half are full, so a late write does not underrun.
+        // DAHDI counts a buffer in samples (it stores G.711 bytes and converts on read and
+        // write), so the size is the block, not the block's bytes in linear mode.
+        var buffers = DahdiBufferInfo(txbufpolicy: CInt(DahdiPolicyHalfFull), rxbufpolicy: CInt(DahdiPolicyImmediate),
+                                      numbufs: 4, bufsize: CInt(blockSize), readbufs: 0, writebufs: 0)
+        guard dahdi_ioctl_bufinfo(fd, DahdiSetBufInfo, &buffers) == 0 else { throw fail("setting its buffers") }
+        value = 1
+        _ = dahdi_ioctl_int(fd, DahdiBufferEvents, &value)
+        value = CInt(DahdiFlushAll)
+        _ = dahdi_ioctl_int(fd, DahdiFlush, &value)
+        var params = DahdiParams()
+        if dahdi_ioctl_params(fd, DahdiGetParams, &params) == 0 {
+            offHook[port] = params.rxisoffhook != 0 && ports[port].kind == .fxs
+        }
+        fds[port] = fd
+        gone[port] = false
+        if params.chan_alarms != 0 { push(port, .alarm) }
+        // Two blocks of silence queued, so transmit is running before the first tick writes.
+        var silence = [Int16](repeating: 0, count: blockSize * 2)
+        _ = silence.withUnsafeMutableBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+    }
+
+    public func close(port: Int) {
+        guard port >= 0, port < count, fds[port] >= 0 else { return }
+        if ports[port].kind == .fxo || ports[port].kind == .fxs {
+            var hook = CInt(DahdiHookOnHook)
+            _ = dahdi_ioctl_int(fds[port], DahdiHook, &hook)
+        }
+        Glibc.close(fds[port])
+        fds[port] = -1
+    }
+
+    public func shutdown() {
+        for port in 0..<count { close(port: port) }
+    }
+
+    // MARK: Tick
+
+    @inline(__always)
+    private func push(_ port: Int, _ kind: LineEvent.Kind, _ value: Int32 = 0) {
+        guard eventCount < Self.eventCapacity else { return }
+        events[(eventHead + eventCount) % Self.eventCapacity] = LineEvent(port: Int32(port), kind: kind, value: value)
+        eventCount += 1
+    }
+
+    private func markGone(_ port: Int) {
+        guard !gone[port] else { return }
+        gone[port] = true
+        push(port, .removed)
+    }
+
+    /// Reads every queued DAHDI event of `port` and turns it into line events.
+    private func drainEvents(_ port: Int) {
+        let fd = fds[port]
+        var event: CInt = 0
+        while true {
+            event = 0
+            if dahdi_ioctl_int(fd, DahdiGetEvent, &event) != 0 {
+                if errno == ENODEV { markGone(port) }
+                return
+            }
+            if event == 0 { return }
+            translate(port, event)
+        }
+    }
+
+    private func translate(_ port: Int, _ event: CInt) {
+        let kind = ports[port].kind
+        switch event {
+        case DahdiEventAlarm: push(port, .alarm)
+        case DahdiEventNoAlarm: push(port, .alarmCleared)
+        case DahdiEventRemoved: markGone(port)
+        case DahdiEventReadOverrun:
+            overruns[port].add(1, ordering: .relaxed)
+            push(port, .readOverrun)
+        case DahdiEventWriteUnderrun:
+            underruns[port].add(1, ordering: .relaxed)
+            push(port, .writeUnderrun)
+        case DahdiEventPolarity where kind == .fxo: push(port, .polarityReversal)
+        // A port facing the exchange: ringing and the loop.
+        case DahdiEventRingBegin where kind == .fxo: push(port, .ringBegin)
+        case DahdiEventRingOffHook where kind == .fxo:
+            // With the line on hook, DAHDI says this when a ring has ended.
+            if !offHook[port] { push(port, .ringEnd) }
+        case DahdiEventOnHook where kind == .fxo:
+            // Kewlstart: the exchange dropped loop current (the far end cleared).
+            if offHook[port] { push(port, .loopCurrentDrop) }
+        // A port facing a telephone: its hook.
+        case DahdiEventRingOffHook where kind == .fxs:
+            offHook[port] = true
+            push(port, .offHook)
+        case DahdiEventOnHook where kind == .fxs:
+            offHook[port] = false
+            push(port, .onHook)
+        case DahdiEventWinkFlash where kind == .fxs: push(port, .flash)
+        default: break
+        }
+    }
+
+    public func readBlocks(into samples: UnsafeMutablePointer<Int16>, blockSize: Int) {
+        let bytes = blockSize * 2
+        var waiting = 0
+        for port in 0..<count {
+            let block = samples + port * blockSize
+            gotBlock[port] = fds[port] < 0 || gone[port]
+            if gotBlock[port] { block.update(repeating: 0, count: blockSize) } else { waiting += 1 }
+        }
+        // One period of the card plus generous slack: a span that stops delivering (an alarm
+        // on a looped span, a stalled driver) must not stop the other ports' line time.
+        var rounds = 0
+        while waiting > 0 {
+            var n = 0
+            for port in 0..<count where !gotBlock[port] {
+                pollFDs[n] = pollfd(fd: fds[port], events: Int16(POLLIN | POLLPRI), revents: 0)
+                pollPorts[n] = port
+                n += 1
+            }
+            let ready = poll(pollFDs, nfds_t(n), 100)
+            if ready <= 0 {
+                rounds += 1
+                if ready < 0 && errno == EINTR { continue }
+                if rounds < 5 { continue }
+                // Half a second without audio: give silence for the silent ones and go on.
+                for port in 0..<count where !gotBlock[port] {
+                    (samples + port * blockSize).update(repeating: 0, count: blockSize)
+                    gotBlock[port] = true
+                }
+                return
+            }
+            for i in 0..<n where pollFDs[i].revents != 0 {
+                let port = pollPorts[i]
+                let fd = fds[port]
+                let revents = Int32(pollFDs[i].revents)
+                if revents & (POLLERR | POLLNVAL | POLLHUP) != 0 && revents & (POLLIN | POLLPRI) == 0 {
+                    markGone(port)
+                }
+                if revents & POLLPRI != 0 { drainEvents(port) }
+                if gone[port] {
+                    (samples + port * blockSize).update(repeating: 0, count: blockSize)
+                    gotBlock[port] = true
+                    waiting -= 1
+                    continue
+                }
+                guard revents & POLLIN != 0 else { continue }
+                let got = Glibc.read(fd, samples + port * blockSize, bytes)
+                if got == bytes {
+                    gotBlock[port] = true
+                    waiting -= 1
+                } else if got < 0 {
+                    switch errno {
+                    case DahdiErrnoEventPending: drainEvents(port)
+                    case EAGAIN, EINTR: break
+                    default:
+                        markGone(port)
+                        (samples + port * blockSize).update(repeating: 0, count: blockSize)
+                        gotBlock[port] = true
+                        waiting -= 1
+                    }
+                } else {
+                    // A short block (a driver with another block size): pad with silence.
+                    let have = max(0, got / 2)
+                    (samples + port * blockSize + have).update(repeating: 0, count: blockSize - have)
+                    gotBlock[port] = true
+                    waiting -= 1
+                }
+            }
+        }
+    }
+
+    public func writeBlocks(from samples: UnsafePointer<Int16>, blockSize: Int) {
+        for port in 0..<count where fds[port] >= 0 && !gone[port] {
+            var tries = 0
+            while tries < 2 {
+                tries += 1
+                let n = Glibc.write(fds[port], samples + port * blockSize, blockSize * 2)
+                if n >= 0 { break }
+                if errno == DahdiErrnoEventPending {
+                    drainEvents(port)
+                    continue
+                }
+                if errno == ENODEV { markGone(port) }
+                // EAGAIN: DAHDI's buffers are full (the far side reads slower than we write);
+                // the block is dropped rather than blocking the tick.
+                break
+            }
+        }
+    }
+
+    public func setHook(port: Int, _ command: HookCommand) -> Int32 {
+        guard port >= 0, port < count, fds[port] >= 0 else { return EBADF }
+        guard !gone[port] else { return ENODEV }
+        let kind = ports[port].kind
+        guard kind == .fxo || kind == .fxs else { return 0 }
+        var value: CInt
+        var request = DahdiHook
+        switch command {
+        case .onHook: value = CInt(DahdiHookOnHook)
+        case .offHook: value = CInt(DahdiHookOffHook)
+        case .flash: value = CInt(DahdiHookFlash)
+        case .ringStart: value = CInt(DahdiHookRing)
+        case .ringStop: value = CInt(DahdiHookRingOff)
+        case .polarityNormal, .polarityReversed:
+            request = DahdiSetPolarity
+            value = command == .polarityReversed ? 1 : 0
+        }
+        if dahdi_ioctl_int(fds[port], request, &value) != 0 && errno != EINPROGRESS {
+            // Polarity is the channel driver's to do, and many (dynamic spans, most FXO
+            // modules) cannot: the line simply carries no polarity signal.
+            if request == DahdiSetPolarity && (errno == ENOTTY || errno == EINVAL) { return 0 }
+            return errno
+        }
+        if kind == .fxo && request == DahdiHook {
+            if command == .offHook { offHook[port] = true }
+            if command == .onHook { offHook[port] = false }
+        }
+        return 0
+    }
+
+    public func nextLineEvent() -> LineEvent? {
+        guard eventCount > 0 else { return nil }
+        let event = events[eventHead]
+        eventHead = (eventHead + 1) % Self.eventCapacity
+        eventCount -= 1
+        return event
+    }
+
+    // MARK: Errors
+
+    static func openError(_ path: String, errno e: CInt) -> CardError {
+        switch e {
+        case ENOENT:
+            return .device("\(path) does not exist: the DAHDI kernel modules are not loaded (modprobe dahdi and the card's driver, then dahdi_cfg)")
+        case EACCES, EPERM:
+            return .device("no permission to open \(path): add yourself to the telephony group (see udev/60-linecard.rules and README \"Hardware access\")")
+        default:
+            return .device("cannot open \(path): \(String(cString: strerror(e)))")
+        }
+    }
+
+    static func summary(_ channels: [DahdiChannel]) -> String {
+        let audio = channels.filter { $0.kind != nil }.map(\.number)
+        return audio.isEmpty ? "no audio channels are configured" : "the audio channels are \(audio.map(String.init).joined(separator: ", "))"
+    }
+}
