@@ -134,8 +134,7 @@ final class LinecardToolTests: XCTestCase {
             (["dtmf", "detect", "--input", "/nonexistent.wav"], "/nonexistent.wav"),
             (["dtmf", "detect"], "give a CHANNEL or --input"),
             (["dtmf", "generate", "12x", "--output", "/tmp/x.wav"], "DIGITS must be"),
-            (["list", "--card", "dahdi"], "no DAHDI backend"),
-            (["call", "0", "200", "--card", "alsa:default"], "only `linecard list` works on ALSA"),
+            (["call", "5", "200", "--card", "alsa:null"], "no channel 5: this card has channels 0 to 0"),
             (["list", "--card", "alsa:"], "names no device"),
             (["list", "--card", "pots"], "is not a card"),
             (["call", "0", "12a"], "dial only"),
@@ -188,6 +187,33 @@ final class LinecardToolTests: XCTestCase {
         XCTAssertEqual(status, 1, out)
         XCTAssertTrue(out.contains("(capture): cannot open it"), "the state says what failed: \(out)")
         XCTAssertTrue(out.contains("\"kind\" : \"clear\""), out)
+    }
+
+    /// The channel subcommands run on hardware too: here an ALSA clear port (alsa-lib's null
+    /// device, silent and unclocked) is connected at once, and DAHDI, absent on this machine,
+    /// is a one-line error saying why.
+    func testSubcommandsReachHardwareCards() throws {
+        var (status, out) = try run(["call", "0", "", "--card", "alsa:null", "--hold", "0.5", "--json"])
+        XCTAssertEqual(status, 0, out)
+        let result = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any])
+        XCTAssertEqual((result["steps"] as? [[String: Any]])?.compactMap { $0["state"] as? String }, ["ANSWERED", "IDLE"],
+                       "a clear port is a standing connection: answered at once")
+        (status, out) = try run(["monitor", "0", "--card", "alsa:null", "--seconds", "1", "--json"])
+        XCTAssertEqual(status, 0, out)
+        XCTAssertLessThan((try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [[String: Any]])?.first?["receive"] as? Double ?? 0, -60)
+        let page = FileManager.default.temporaryDirectory.appendingPathComponent("tool-page-\(getpid()).tif").path
+        defer { try? FileManager.default.removeItem(atPath: page) }
+        try FaxDocument.write([FaxDocument.Page(height: 20, black: [Bool](repeating: false, count: 1728 * 20))], to: page)
+        (status, out) = try run(["fax", "receive", "0", "/tmp/never.tif", "--card", "alsa:null", "--test-call", page])
+        XCTAssertEqual(status, 1)
+        XCTAssertTrue(out.contains("error: --test-call works on the simulated card only (--card sim)"), out)
+        guard !FileManager.default.fileExists(atPath: "/dev/dahdi/ctl") else { return }
+        for arguments in [["list", "--card", "dahdi"], ["call", "9", "200", "--card", "dahdi"], ["timing", "--card", "dahdi"]] {
+            (status, out) = try run(arguments)
+            XCTAssertEqual(status, 1, "\(arguments)")
+            XCTAssertTrue(out.contains("error: --card dahdi: /dev/dahdi/ctl does not exist: the DAHDI kernel modules are not loaded"), "\(arguments): \(out)")
+            XCTAssertEqual(out.split(separator: "\n").count, 1, out)
+        }
     }
 
     private func run(_ arguments: [String]) throws -> (Int32, String) {

@@ -17,9 +17,10 @@ struct CallCommand: AsyncParsableCommand {
     struct Result: Encodable { let steps: [Step]; let state: String; let cause: String; let rawCause: String; let farEnd: String }
 
     func run() async throws {
-        let (card, _) = try options.open()
-        defer { card.shutdown() }
-        let line = try options.channel(channel, of: card)
+        let opened = try options.open(channels: [channel])
+        defer { opened.shutdown() }
+        let card = opened.card
+        let line = try opened.channel(channel)
         var steps: [Step] = []
         func note(_ state: CallState) {
             let step = Step(seconds: Double(card.engine.lineTime) / 8000, state: state.rawValue)

@@ -107,9 +107,10 @@ struct DTMFCommand: AsyncParsableCommand {
 
         /// Live: each digit as the channel's detector reports it, in line time.
         private func listen(_ port: Int) async throws {
-            let (card, _) = try options.open()
-            defer { card.shutdown() }
-            let line = try options.channel(port, of: card)
+            let opened = try options.open(channels: [port])
+            defer { opened.shutdown() }
+            let card = opened.card
+            let line = try opened.channel(port)
             do {
                 try await answeredCall(line, to: number)
                 let start = card.engine.lineTime
@@ -141,9 +142,9 @@ struct DTMFCommand: AsyncParsableCommand {
         @OptionGroup var options: CardOptions
 
         func run() async throws {
-            let (card, _) = try options.open()
-            defer { card.shutdown() }
-            let line = try options.channel(channel, of: card)
+            let opened = try options.open(channels: [channel])
+            defer { opened.shutdown() }
+            let line = try opened.channel(channel)
             do {
                 try await answeredCall(line, to: number)
                 line.dtmfDetector.clearDigits()

@@ -44,9 +44,10 @@ struct FaxCommand: AsyncParsableCommand {
                 document = FaxToSend()
                 try document.setContent(files)
             } catch { throw fail("\(error)") }
-            let (card, _) = try options.open()
-            defer { card.shutdown() }
-            let line = try options.channel(channel, of: card)
+            let opened = try options.open(channels: [channel])
+            defer { opened.shutdown() }
+            let card = opened.card
+            let line = try opened.channel(channel)
             do {
                 try await answeredCall(line, to: number)
                 guard try line.faxSender.start(document, options: faxOptions) else {
@@ -83,11 +84,13 @@ struct FaxCommand: AsyncParsableCommand {
         func run() async throws {
             let faxOptions = try FaxCommand.parse(self.faxOptions)
             if let testCall { do { _ = try FaxToSend(testCall) } catch { throw fail("\(error)") } }
-            let (card, sim) = try options.open()
-            defer { card.shutdown() }
-            let line = try options.channel(channel, of: card)
+            let opened = try options.open(channels: [channel])
+            defer { opened.shutdown() }
+            let card = opened.card
+            let line = try opened.channel(channel)
             do {
                 if let testCall {
+                    let sim = try opened.simulated(for: "--test-call")
                     do { try sim.placeFaxCall(toPort: channel, faxMachine: FaxMachine(sendFile: testCall)) } catch { throw fail("\(error)") }
                 }
                 guard try await line.waitForIncomingCall(timeout: .milliseconds(Int(wait * 1000))) == .callIncoming else {

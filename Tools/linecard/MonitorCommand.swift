@@ -30,16 +30,18 @@ struct MonitorCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let (card, sim) = try options.open()
-        defer { card.shutdown() }
-        let line = try options.channel(channel, of: card)
+        let opened = try options.open(channels: [channel])
+        defer { opened.shutdown() }
+        let card = opened.card
+        let line = try opened.channel(channel)
+        let sim = opened.sim
         do {
             try await answeredCall(line, to: number)
-            try card.engine.submit(EngineCommand(port: channel, .meterLevels(true)))
-            let levels = try card.engine.levels(port: channel)
+            try card.engine.submit(EngineCommand(port: line.port, .meterLevels(true)))
+            let levels = try card.engine.levels(port: line.port)
             let recording = record.map { path in Task { try await line.fileRecorder.record(to: path, timeout: .milliseconds(Int(seconds * 1000))) } }
             // Something to hear: the far end presses back the digits we send.
-            if sim.ports[channel].kind == .fxo { Task { _ = try? await line.dtmfPlayer.play("123456789") } }
+            if sim != nil && line.kind == .fxo { Task { _ = try? await line.dtmfPlayer.play("123456789") } }
             let tty = isatty(STDOUT_FILENO) != 0 && !options.json
             var readings: [Reading] = []
             let start = card.engine.lineTime

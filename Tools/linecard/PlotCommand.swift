@@ -41,9 +41,9 @@ struct PlotCommand: AsyncParsableCommand {
     }
 
     private func recordChannel(_ port: Int) async throws -> [Int16] {
-        let (card, _) = try options.open()
-        defer { card.shutdown() }
-        let line = try options.channel(port, of: card)
+        let opened = try options.open(channels: [port])
+        defer { opened.shutdown() }
+        let line = try opened.channel(port)
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("linecard-plot-\(getpid()).wav").path
         defer { try? FileManager.default.removeItem(atPath: file) }
         do {

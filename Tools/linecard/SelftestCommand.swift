@@ -16,31 +16,48 @@ struct SelftestCommand: AsyncParsableCommand {
             return loss). All 16 DTMF digits go from A to B and must arrive in order. A faxes
             B one page, which must arrive pixel for pixel.
 
-            Example:
+            On DAHDI the channels are DAHDI channel numbers: an FXS port (fxoks signalling)
+            rings a looped FXO port, an FXO port dials --number, and two clear channels
+            (looped spans, a loop cable on a T1/E1) are connected at once.
+
+            Examples:
               linecard selftest --from 0 --to 1
+              linecard selftest --card dahdi --from 9 --to 11
+              linecard selftest --card dahdi --from 1 --to 5
             """)
     @Option(help: "The calling channel.") var from = 0
     @Option(help: "The answering channel.") var to = 1
+    @Option(help: "The number channel A dials to reach B (default: 100+B on the simulated exchange; none for an FXS port, which rings its line).")
+    var number: String?
     @OptionGroup var options: CardOptions
 
     struct Check: Encodable { let name: String; let value: String; let limit: String; let passed: Bool? }
 
     func run() async throws {
-        let (card, _) = try options.open()
-        defer { card.shutdown() }
-        let a = try options.channel(from, of: card), b = try options.channel(to, of: card)
         guard from != to else { throw fail("--from and --to must be different channels") }
+        let opened = try options.open(channels: [from, to])
+        defer { opened.shutdown() }
+        let a = try opened.channel(from), b = try opened.channel(to)
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("linecard-selftest-\(getpid())")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
         var checks: [Check] = []
         do {
-            try a.startCall(to: "\(100 + to)", timeout: .seconds(30))
-            guard try await b.waitForIncomingCall(timeout: .seconds(15)) == .callIncoming else {
-                throw fail("channel \(to) saw no call from channel \(from)")
+            if a.kind == .clear && b.kind == .clear {
+                // Clear channels are a standing connection: both ends are "answered" at once.
+                try a.startCall(to: "")
+                try b.startCall(to: "")
+            } else {
+                if a.kind == .fxo && number == nil && opened.sim == nil {
+                    throw fail("channel \(from) is an FXO line: give --number, the number that reaches channel \(to)")
+                }
+                try a.startCall(to: number ?? (opened.sim != nil ? "\(100 + to)" : ""), timeout: .seconds(30))
+                guard try await b.waitForIncomingCall(timeout: .seconds(15)) == .callIncoming else {
+                    throw fail("channel \(to) saw no call from channel \(from)")
+                }
+                _ = try await b.answer()
+                guard await a.waitForAnswer(timeout: .seconds(15)) == .answered else { throw fail("the loop call was not answered") }
             }
-            _ = try await b.answer()
-            guard await a.waitForAnswer(timeout: .seconds(15)) == .answered else { throw fail("the loop call was not answered") }
             checks.append(Check(name: "loop call", value: "answered", limit: "answered", passed: true))
 
             // The test tone, recorded at both ends.

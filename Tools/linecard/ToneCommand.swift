@@ -27,9 +27,10 @@ struct ToneCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let (card, _) = try options.open()
-        defer { card.shutdown() }
-        let line = try options.channel(channel, of: card)
+        let opened = try options.open(channels: [channel])
+        defer { opened.shutdown() }
+        let card = opened.card
+        let line = try opened.channel(channel)
         do {
             try await answeredCall(line, to: number)
             let player = line.makeTonePlayer(using: ToneManager())
