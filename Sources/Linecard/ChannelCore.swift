@@ -77,8 +77,14 @@ struct ChannelCore: Sendable {
     /// As a transfer's leg: the port whose transfer this call serves, told of every change.
     var legOwner: Int?
     var lastReportedToOwner: CallState?
+    /// As a leg: which of the owner's transfers it serves (`transferSerial` there).
+    var legSerial = 0
     /// As the transferred call: the leg's port, and its state and cause as last reported.
     var transferLeg: Int?
+    /// Counts this call's transfers, so that a report from an earlier transfer's leg on the
+    /// same port (delivered asynchronously, after the next transfer began) is not taken for
+    /// the current one's.
+    var transferSerial = 0
     var legState: CallState = .idle
     var legCause: CallCause = .normal
     var transferCause: TransferCause = .none

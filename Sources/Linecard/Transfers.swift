@@ -145,16 +145,19 @@ extension CallChannel {
 
     private func runTransfer(_ other: CallChannel, ringback: [(ToneID, Int64)], timeout: Duration?,
                              placeLeg: () throws -> Void) async -> CallState {
-        core.withLock { c in
+        let serial = core.withLock { c in
             c.state = .transferring
             c.transferCause = .none
+            c.transferSerial += 1
             c.transferLeg = other.port
             c.legState = .callOutgoing
             c.legCause = .normal
             c.ringbackPlaying = false
+            return c.transferSerial
         }
         other.core.withLock { o in
             o.legOwner = port
+            o.legSerial = serial
             o.lastReportedToOwner = nil
         }
         do {
@@ -218,9 +221,9 @@ extension CallChannel {
     }
 
     /// The leg of this call's transfer changed state (told by the leg, in order).
-    func legChanged(from leg: Int, _ state: CallState, _ cause: CallCause) {
+    func legChanged(from leg: Int, serial: Int, _ state: CallState, _ cause: CallCause) {
         let ready = core.withLock { c -> [@Sendable () -> Void] in
-            guard c.transferLeg == leg else { return [] }
+            guard c.transferLeg == leg, c.transferSerial == serial else { return [] }
             c.legState = state
             c.legCause = cause
             if state == .idle, c.state == .transferred {
@@ -242,11 +245,11 @@ extension CallChannel {
 
     /// As a transfer's leg: tells the transferred call of each change of state, in order.
     func reportToOwner() {
-        let report = core.withLock { c -> (owner: Int, state: CallState, cause: CallCause)? in
+        let report = core.withLock { c -> (owner: Int, serial: Int, state: CallState, cause: CallCause)? in
             guard let owner = c.legOwner, c.lastReportedToOwner != c.state else { return nil }
             c.lastReportedToOwner = c.state
             if c.state == .idle { c.legOwner = nil }
-            return (owner, c.state, c.state == .idle ? c.cause : .normal)
+            return (owner, c.legSerial, c.state, c.state == .idle ? c.cause : .normal)
         }
         guard let report else { return }
         let me = port
@@ -257,6 +260,6 @@ extension CallChannel {
             send(.listen(to: Int32(report.owner)))
             directory.channel(report.owner)?.send(.listen(to: Int32(me)))
         }
-        directory.notifications.async { directory.channel(report.owner)?.legChanged(from: me, report.state, report.cause) }
+        directory.notifications.async { directory.channel(report.owner)?.legChanged(from: me, serial: report.serial, report.state, report.cause) }
     }
 }
