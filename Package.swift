@@ -120,7 +120,7 @@ let package = Package(
         // XrunPlugin is C the test compiles into an ALSA plugin at run time.
         .testTarget(name: "AlsaCardTests", dependencies: ["AlsaCard", "LinecardEngine"], exclude: ["XrunPlugin"]),
         // Runs for real inside the QEMU guest of Tools/dahdi-guest/run.sh; skips elsewhere.
-        .testTarget(name: "DahdiCardTests", dependencies: ["DahdiCard", "CDahdi", "CSpanDSP", "Linecard", "LinecardEngine"]),
+        .testTarget(name: "DahdiCardTests", dependencies: ["DahdiCard", "CDahdi", "CSpanDSP", "Linecard", "LinecardEngine", "AllocationCounter"]),
         .testTarget(name: "LinecardTests", dependencies: ["Linecard", "SimulatedCard", "LinecardEngine", "LinecardDSP"]),
         // Runs the tools as processes; depending on them makes `swift build --build-tests` build them.
         .testTarget(name: "ToolTests", dependencies: ["linecard-demo", "linecard", "linecard-bench", "Linecard"]),
