@@ -68,7 +68,7 @@ let package = Package(
         .target(
             name: "LinecardGateway",
             dependencies: [
-                "Linecard", "LinecardEngine", "SimulatedCard", "NumberProvider", "CSQLite", "CEspeak", "CSampleRate",
+                "Linecard", "LinecardEngine", "SimulatedCard", "DahdiCard", "AlsaCard", "NumberProvider", "CSQLite", "CEspeak", "CSampleRate",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -18,11 +18,14 @@ final class Dialer: Sendable {
     private let streams: Mutex<[Int: AsyncStream<Void>]>
     /// The request each line is calling for, so that removing it can hang up.
     private let calls = Mutex<[Int64: Int]>([:])
+    /// The ports that place calls.
+    let lines: [Int]
     /// Lines whose call the gateway cut short (removal or shutdown).
     private let cut = Mutex<Set<Int>>([])
 
-    init(card: Card, queue: CallQueue, configuration: GatewayConfiguration, metrics: GatewayMetrics, logger: Logger) throws {
+    init(card: Card, lines: [Int], queue: CallQueue, configuration: GatewayConfiguration, metrics: GatewayMetrics, logger: Logger) throws {
         self.card = card
+        self.lines = lines
         self.queue = queue
         self.configuration = configuration
         self.metrics = metrics
@@ -31,7 +34,7 @@ final class Dialer: Sendable {
         try FileManager.default.createDirectory(at: audioFolder, withIntermediateDirectories: true)
         var wakeups: [Int: AsyncStream<Void>.Continuation] = [:]
         var streams: [Int: AsyncStream<Void>] = [:]
-        for line in configuration.callingLines {
+        for line in lines {
             let (stream, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
             wakeups[line] = continuation
             streams[line] = stream
@@ -46,7 +49,7 @@ final class Dialer: Sendable {
     /// Runs every line's worker until `stop`; returns when all have finished their calls.
     func run() async {
         await withTaskGroup(of: Void.self) { group in
-            for line in configuration.callingLines {
+            for line in lines {
                 let stream = streams.withLock { $0.removeValue(forKey: line) }
                 guard let stream else { continue }
                 group.addTask { await self.work(line: line, wakeups: stream) }

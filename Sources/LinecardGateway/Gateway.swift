@@ -1,3 +1,5 @@
+import AlsaCard
+import DahdiCard
 import Foundation
 import Hummingbird
 import Linecard
@@ -15,6 +17,8 @@ public final class Gateway: Sendable {
     public let card: Card
     /// The simulated card behind `card`, when that is what the gateway drives.
     public let simulatedCard: SimulatedCard?
+    /// The ports that place calls.
+    public let callingLines: [Int]
     let queue: CallQueue
     let metrics: GatewayMetrics
     let dialer: Dialer
@@ -34,14 +38,35 @@ public final class Gateway: Sendable {
         inbox = try SMSInbox(path: data.appendingPathComponent("sms.sqlite").path)
         let country = TonePlan.Country(rawValue: configuration.card.country) ?? .us
         let plan = TonePlan.for(country)
-        let exchange = ExchangeConfiguration(country: country)
-        let sim = SimulatedCard(fxoPorts: configuration.card.fxoPorts, fxsPorts: configuration.card.fxsPorts, exchange: exchange)
-        simulatedCard = sim
-        card = try Card(backend: sim, engine: EngineConfiguration(
-            blockSize: configuration.card.blockSize, clock: configuration.card.clock == "virtual" ? .virtual : .paced,
-            realtime: false, tonePlan: plan))
-        metrics = GatewayMetrics(lines: configuration.callingLines)
-        dialer = try Dialer(card: card, queue: queue, configuration: configuration, metrics: metrics, logger: logger)
+        if configuration.card.kind == "simulated" {
+            let exchange = ExchangeConfiguration(country: country)
+            let sim = SimulatedCard(fxoPorts: configuration.card.fxoPorts, fxsPorts: configuration.card.fxsPorts, exchange: exchange)
+            simulatedCard = sim
+            card = try Card(backend: sim, engine: EngineConfiguration(
+                blockSize: configuration.card.blockSize, clock: configuration.card.clock == "virtual" ? .virtual : .paced,
+                realtime: false, tonePlan: plan))
+            callingLines = configuration.callingLines
+        } else {
+            // Hardware keeps its own time; the tick asks for real-time scheduling (logged
+            // when refused).
+            let backend: any CardBackend
+            do {
+                backend = configuration.card.kind == "dahdi"
+                    ? try DahdiCard(channels: configuration.card.channels)
+                    : try AlsaCard(devices: configuration.card.devices)
+            } catch {
+                throw ConfigurationError(message: "card.kind \"\(configuration.card.kind)\": \(error)")
+            }
+            simulatedCard = nil
+            card = try Card(backend: backend, engine: EngineConfiguration(blockSize: configuration.card.blockSize, tonePlan: plan))
+            callingLines = card.channels.filter { $0.kind == .fxo || $0.kind == .clear }.map(\.port)
+            guard !callingLines.isEmpty else {
+                card.shutdown()
+                throw ConfigurationError(message: "card.kind \"\(configuration.card.kind)\": no FXO or clear channel to call on (\(backend.ports.map(\.name).joined(separator: ", ")))")
+            }
+        }
+        metrics = GatewayMetrics(lines: callingLines)
+        dialer = try Dialer(card: card, lines: callingLines, queue: queue, configuration: configuration, metrics: metrics, logger: logger)
         interface = SimpleCallInterface(configuration: configuration)
     }
 
@@ -120,7 +145,7 @@ public final class Gateway: Sendable {
 
     func lines() -> [LineView] {
         let busy = dialer.busyLines()
-        return configuration.callingLines.map { line in
+        return callingLines.map { line in
             let channel = card.channels[line]
             return LineView(line: line, name: card.engine.ports[line].name, state: channel.state.rawValue, request: busy[line])
         }

@@ -10,10 +10,16 @@ public struct ConfigurationError: Error, CustomStringConvertible {
 /// optional; an unknown key is an error, so that a typo does not pass silently.
 public struct GatewayConfiguration: Sendable, Equatable {
     public struct Card: Sendable, Equatable, Codable {
-        /// `simulated` (the default), the only kind so far.
+        /// `simulated` (the default), `dahdi` or `alsa`.
         public var kind = "simulated"
+        /// The simulated card's ports.
         public var fxoPorts = 4
         public var fxsPorts = 2
+        /// On DAHDI, the channel numbers to open (nil: every audio channel); their FXO and
+        /// clear channels are the calling lines.
+        public var channels: [Int]?
+        /// On ALSA, the devices to open, each a clear line (`plughw:CARD=Device,DEV=0`).
+        public var devices: [String] = []
         /// Tone plan of the simulated exchange and of the detectors: us, uk or eu.
         public var country = "us"
         /// `paced` (real time, as hardware runs) or `virtual` (as fast as the CPU allows).
@@ -94,6 +100,8 @@ public struct GatewayConfiguration: Sendable, Equatable {
             c.card.country = try card.string("country", default: c.card.country, oneOf: ["us", "uk", "eu"])
             c.card.clock = try card.string("clock", default: c.card.clock, oneOf: ["paced", "virtual"])
             c.card.blockSize = try card.int("blockSize", default: c.card.blockSize, range: 8...160)
+            c.card.channels = try card.intArray("channels")
+            c.card.devices = try card.stringArray("devices") ?? []
             try card.finish()
         }
         if let lines = try reader.intArray("lines") { c.lines = lines }
@@ -143,8 +151,21 @@ public struct GatewayConfiguration: Sendable, Equatable {
 
     public func validate() throws {
         if card.blockSize % 8 != 0 { throw ConfigurationError(message: "card.blockSize must be a multiple of 8 (8 to 160), not \(card.blockSize)") }
-        if card.kind != "simulated" {
-            throw ConfigurationError(message: "card.kind \"\(card.kind)\" is not available yet: this build drives the simulated card only")
+        switch card.kind {
+        case "simulated":
+            break
+        case "dahdi", "alsa":
+            if lines != nil {
+                throw ConfigurationError(message: "lines: on \(card.kind) the lines are the card's own (choose them with card.\(card.kind == "dahdi" ? "channels" : "devices"))")
+            }
+            if card.kind == "alsa" && card.devices.isEmpty {
+                throw ConfigurationError(message: "card.devices: name at least one ALSA device for card.kind \"alsa\" (e.g. plughw:CARD=Device,DEV=0)")
+            }
+            if card.kind == "dahdi" && card.blockSize < 16 {
+                throw ConfigurationError(message: "card.blockSize: DAHDI's smallest block is 16 samples, not \(card.blockSize)")
+            }
+        default:
+            throw ConfigurationError(message: "card.kind must be simulated, dahdi or alsa, not \"\(card.kind)\"")
         }
         if let lines {
             for line in lines where line < 0 || line >= card.fxoPorts {
@@ -160,7 +181,8 @@ public struct GatewayConfiguration: Sendable, Equatable {
         }
     }
 
-    /// The FXO ports that place calls.
+    /// The simulated card's FXO ports that place calls (on hardware the gateway takes the
+    /// opened card's FXO and clear ports).
     public var callingLines: [Int] { lines ?? Array(0..<card.fxoPorts) }
 }
 

@@ -126,7 +126,11 @@ final class DurabilityTests: XCTestCase {
                                 ("{\"retry\": {\"attempts\": 0}}", "retry.attempts is 0"),
                                 ("{\"allowedNetworks\": [\"10.0.0.0/99\"]}", "10.0.0.0/99"),
                                 ("{\"card\": {\"country\": \"fr\"}}", "card.country"),
-                                ("{\"token\": \"short\"}", "at least 16")] {
+                                ("{\"token\": \"short\"}", "at least 16"),
+                                ("{\"card\": {\"kind\": \"alsa\"}}", "card.devices: name at least one ALSA device"),
+                                ("{\"card\": {\"kind\": \"dahdi\"}, \"lines\": [0]}", "lines: on dahdi the lines are the card's own"),
+                                ("{\"card\": {\"kind\": \"isdn\"}}", "card.kind")]
+            + (FileManager.default.fileExists(atPath: "/dev/dahdi/ctl") ? [] : [("{\"card\": {\"kind\": \"dahdi\"}}", "the DAHDI kernel modules are not loaded")]) {
             let (status, out) = try RunningGateway.run(configuration: text)
             XCTAssertNotEqual(status, 0, text)
             XCTAssertTrue(out.contains(message), "\(text): \(out)")

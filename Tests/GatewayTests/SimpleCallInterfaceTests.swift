@@ -22,6 +22,18 @@ final class SimpleCallInterfaceTests: XCTestCase {
         XCTAssertGreaterThan(samples.count, 8000, "at least a second of speech")
     }
 
+    /// The gateway on hardware: here an ALSA clear line (alsa-lib's null device), which is
+    /// connected at once, so the message is spoken and the call is made.
+    func testTheGatewayCallsOnAnALSALine() async throws {
+        let gateway = try RunningGateway(settings: ["card": ["kind": "alsa", "devices": ["null"]]])
+        let first = try gateway.python("callTextAndStatus", "200", "Hello over a sound card.", "0") as? [String]
+        let id = try XCTUnwrap(first?.first)
+        let statuses = try gateway.python("poll", id, "30") as? [String]
+        XCTAssertEqual(statuses?.last, "Call Made", "\(statuses ?? []) \(gateway.logText())")
+        let lines = try await gateway.json("GET", "/api/v1/lines").body
+        XCTAssertTrue(lines.contains("null"), lines)
+    }
+
     func testAnAnsweringMachineGetsTheMessageAfterItsBeep() async throws {
         let gateway = try RunningGateway()
         let id = try XCTUnwrap(gateway.python("callText", "700", "Please call the office back.", "0") as? String)

@@ -12,8 +12,10 @@ struct GatewayCommand: AsyncParsableCommand {
         discussion: """
             Without a configuration file the gateway drives the simulated card (four FXO lines to a
             model exchange) and listens on 127.0.0.1:8155. Requests are kept in
-            DATA/calls.sqlite and survive a restart. docs/GATEWAY.md describes the configuration
-            keys, the endpoints and the call outcomes.
+            DATA/calls.sqlite and survive a restart. On a DAHDI card or ALSA devices, set
+            "card": {"kind": "dahdi", "channels": [1, 2]} or {"kind": "alsa", "devices": [...]}
+            in the configuration. docs/GATEWAY.md describes the configuration keys, the
+            endpoints and the call outcomes.
 
             Example:
               linecard-gateway --config /etc/linecard/gateway.json
@@ -59,7 +61,14 @@ struct GatewayCommand: AsyncParsableCommand {
         guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("unknown log level \(logLevel)") }
         if printConfiguration {
             print("listening on \(settings.address):\(settings.port); data in \(settings.dataDirectory)")
-            print("card: \(settings.card.kind), \(settings.card.fxoPorts) FXO lines (calling on \(settings.callingLines)), country \(settings.card.country), clock \(settings.card.clock)")
+            switch settings.card.kind {
+            case "dahdi":
+                print("card: dahdi, channels \(settings.card.channels.map { "\($0)" } ?? "all configured") (calling on the FXO and clear ones), country \(settings.card.country), block \(settings.card.blockSize)")
+            case "alsa":
+                print("card: alsa, devices \(settings.card.devices.joined(separator: ", ")) (each a clear line), country \(settings.card.country), block \(settings.card.blockSize)")
+            default:
+                print("card: \(settings.card.kind), \(settings.card.fxoPorts) FXO lines (calling on \(settings.callingLines)), country \(settings.card.country), clock \(settings.card.clock)")
+            }
             print("retry: \(settings.retry.attempts) attempts, \(settings.retry.interval) s apart; firstocc default \(settings.defaultFirstOccurrence) min")
             print("allowed networks: \(settings.allowedNetworks.joined(separator: ", "))\(settings.token == nil ? "" : "; token set")")
             return
