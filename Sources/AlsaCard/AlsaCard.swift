@@ -27,9 +27,7 @@ public final class AlsaCard: CardBackend, @unchecked Sendable {
     private let overruns: UnsafeMutablePointer<Atomic<Int>>
     private let underruns: UnsafeMutablePointer<Atomic<Int>>
     // Line events, pushed and popped on the tick thread only.
-    private let events: UnsafeMutablePointer<LineEvent>
-    private static let eventCapacity = 64
-    private var eventHead = 0, eventCount = 0
+    private let events = SPSCQueue<LineEvent>(capacity: 64)
 
     /// - Parameters:
     ///   - devices: ALSA PCM names, one port each (`plughw:CARD=Device,DEV=0`, `default`, or
@@ -71,7 +69,6 @@ public final class AlsaCard: CardBackend, @unchecked Sendable {
             (overruns + i).initialize(to: Atomic(0))
             (underruns + i).initialize(to: Atomic(0))
         }
-        events = .allocate(capacity: Self.eventCapacity)
     }
 
     deinit {
@@ -83,7 +80,6 @@ public final class AlsaCard: CardBackend, @unchecked Sendable {
         overruns.deallocate()
         underruns.deinitialize(count: devices.count)
         underruns.deallocate()
-        events.deallocate()
         if let configuration { snd_config_delete(configuration) }
     }
 
@@ -160,9 +156,7 @@ public final class AlsaCard: CardBackend, @unchecked Sendable {
 
     @inline(__always)
     private func push(_ port: Int, _ kind: LineEvent.Kind) {
-        guard eventCount < Self.eventCapacity else { return }
-        events[(eventHead + eventCount) % Self.eventCapacity] = LineEvent(port: Int32(port), kind: kind)
-        eventCount += 1
+        events.push(LineEvent(port: Int32(port), kind: kind))
     }
 
     public func readBlocks(into samples: UnsafeMutablePointer<Int16>, blockSize: Int) {
@@ -216,11 +210,5 @@ public final class AlsaCard: CardBackend, @unchecked Sendable {
     /// A clear channel has no line: hook commands are accepted and do nothing.
     public func setHook(port: Int, _ command: HookCommand) -> Int32 { 0 }
 
-    public func nextLineEvent() -> LineEvent? {
-        guard eventCount > 0 else { return nil }
-        let event = events[eventHead]
-        eventHead = (eventHead + 1) % Self.eventCapacity
-        eventCount -= 1
-        return event
-    }
+    public func nextLineEvent() -> LineEvent? { events.pop() }
 }

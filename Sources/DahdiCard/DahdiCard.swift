@@ -32,9 +32,7 @@ public final class DahdiCard: CardBackend, @unchecked Sendable {
     private let pollPorts: UnsafeMutablePointer<Int>
     private let overruns: UnsafeMutablePointer<Atomic<Int>>
     private let underruns: UnsafeMutablePointer<Atomic<Int>>
-    private let events: UnsafeMutablePointer<LineEvent>
-    private static let eventCapacity = 256
-    private var eventHead = 0, eventCount = 0
+    private let events = SPSCQueue<LineEvent>(capacity: 256)
 
     /// Opens nothing yet: reads the spans and makes one port per audio channel (or per
     /// channel in `channels`, in that order).
@@ -91,7 +89,6 @@ public final class DahdiCard: CardBackend, @unchecked Sendable {
             (overruns + i).initialize(to: Atomic(0))
             (underruns + i).initialize(to: Atomic(0))
         }
-        events = .allocate(capacity: Self.eventCapacity)
     }
 
     deinit {
@@ -106,7 +103,6 @@ public final class DahdiCard: CardBackend, @unchecked Sendable {
         overruns.deallocate()
         underruns.deinitialize(count: count)
         underruns.deallocate()
-        events.deallocate()
     }
 
     /// Buffer overruns (receive) and underruns (transmit) DAHDI reported on `port` so far.
@@ -185,10 +181,8 @@ public final class DahdiCard: CardBackend, @unchecked Sendable {
     // MARK: Tick
 
     @inline(__always)
-    private func push(_ port: Int, _ kind: LineEvent.Kind, _ value: Int32 = 0) {
-        guard eventCount < Self.eventCapacity else { return }
-        events[(eventHead + eventCount) % Self.eventCapacity] = LineEvent(port: Int32(port), kind: kind, value: value)
-        eventCount += 1
+    private func push(_ port: Int, _ kind: LineEvent.Kind) {
+        events.push(LineEvent(port: Int32(port), kind: kind))
     }
 
     private func markGone(_ port: Int) {
@@ -364,13 +358,7 @@ public final class DahdiCard: CardBackend, @unchecked Sendable {
         return 0
     }
 
-    public func nextLineEvent() -> LineEvent? {
-        guard eventCount > 0 else { return nil }
-        let event = events[eventHead]
-        eventHead = (eventHead + 1) % Self.eventCapacity
-        eventCount -= 1
-        return event
-    }
+    public func nextLineEvent() -> LineEvent? { events.pop() }
 
     // MARK: Errors
 

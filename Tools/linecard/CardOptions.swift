@@ -85,8 +85,6 @@ struct OpenedCard {
     /// Each port's DAHDI channel number, on DAHDI.
     let dahdiChannels: [Int]?
 
-    var engine: Engine { card.engine }
-
     func channel(_ number: Int) throws -> CallChannel {
         if let dahdiChannels {
             guard let port = dahdiChannels.firstIndex(of: number) else {
