@@ -111,6 +111,8 @@ let package = Package(
 
         // Test support: counts heap allocations per thread by interposing malloc.
         .target(name: "AllocationCounter", path: "Tests/AllocationCounter"),
+        // Runs the package's executables as processes, for the tool tests here and in the DAHDI guest.
+        .target(name: "ToolRunner", path: "Tests/ToolRunner"),
         .testTarget(name: "CDahdiTests", dependencies: ["CDahdi"]),
         .testTarget(name: "LinecardDSPTests", dependencies: ["LinecardDSP", "CAlsa", "CTiff"]),
         .testTarget(
@@ -120,10 +122,10 @@ let package = Package(
         // XrunPlugin is C the test compiles into an ALSA plugin at run time.
         .testTarget(name: "AlsaCardTests", dependencies: ["AlsaCard", "LinecardEngine"], exclude: ["XrunPlugin"]),
         // Runs for real inside the QEMU guest of Tools/dahdi-guest/run.sh; skips elsewhere.
-        .testTarget(name: "DahdiCardTests", dependencies: ["DahdiCard", "CDahdi", "CSpanDSP", "Linecard", "LinecardEngine", "AllocationCounter"]),
+        .testTarget(name: "DahdiCardTests", dependencies: ["DahdiCard", "CDahdi", "CSpanDSP", "Linecard", "LinecardEngine", "AllocationCounter", "ToolRunner"]),
         .testTarget(name: "LinecardTests", dependencies: ["Linecard", "SimulatedCard", "LinecardEngine", "LinecardDSP"]),
         // Runs the tools as processes; depending on them makes `swift build --build-tests` build them.
-        .testTarget(name: "ToolTests", dependencies: ["linecard-demo", "linecard", "linecard-bench", "Linecard"]),
+        .testTarget(name: "ToolTests", dependencies: ["linecard-demo", "linecard", "linecard-bench", "Linecard", "ToolRunner"]),
         .testTarget(name: "GatewayTests", dependencies: ["LinecardGateway", "Linecard", "linecard-gateway"], exclude: ["voicent.py"]),
         .testTarget(
             name: "NumberProviderTests",

@@ -1,4 +1,5 @@
 import Foundation
+import ToolRunner
 import XCTest
 
 /// `linecard --card dahdi` run as a process in the guest, on the looped spans: what a user
@@ -51,15 +52,6 @@ final class DahdiToolTests: DahdiGuestTestCase {
     }
 
     private func linecard(_ arguments: [String]) throws -> (Int32, String) {
-        let process = Process()
-        process.executableURL = Bundle.main.bundleURL.appendingPathComponent("linecard")
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        try runTool("linecard", arguments)
     }
 }

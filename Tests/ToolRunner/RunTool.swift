@@ -2,7 +2,7 @@ import Foundation
 
 /// Runs one of the package's executables (built beside the test bundle) as a user would;
 /// returns its exit status and everything it printed, standard error included.
-func runTool(_ name: String, _ arguments: [String]) throws -> (Int32, String) {
+public func runTool(_ name: String, _ arguments: [String]) throws -> (Int32, String) {
     let process = Process()
     process.executableURL = Bundle.main.bundleURL.appendingPathComponent(name)
     process.arguments = arguments

@@ -1,4 +1,5 @@
 import Foundation
+import ToolRunner
 import XCTest
 
 /// Runs `linecard-demo` as a user would and checks what it prints and its exit status.

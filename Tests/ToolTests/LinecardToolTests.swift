@@ -1,5 +1,6 @@
 import Foundation
 import Linecard
+import ToolRunner
 import XCTest
 
 /// `linecard` run as a process against the simulated card: output and exit status,
