@@ -27,16 +27,8 @@ sudo=""
 # 1. Packages: QEMU, a static busybox for the initramfs, the DAHDI tools (dahdi_cfg,
 #    dahdi_test) and the modules' source with the 6.1 kernel headers.
 packages=(qemu-system-x86 busybox-static dahdi dahdi-dkms linux-headers-amd64 dkms)
-missing=()
-for p in "${packages[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-    say "installing ${missing[*]}"
-    $sudo apt-get update -qq || fail "apt-get update failed: cannot install ${missing[*]}"
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
-        || fail "cannot install ${missing[*]} (Debian 12 packages)"
-fi
+"$root/Tools/scripts/install-dependencies.sh" "${packages[@]}" \
+    || fail "cannot install ${packages[*]} (Debian 12 packages; needs root or sudo)"
 command -v qemu-system-x86_64 >/dev/null || fail "qemu-system-x86_64 is not installed"
 
 # 2. The kernel the headers are for (Debian's 6.1), and the modules built for it.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Linecard builds and tests with, when any is missing.
-# Used by `make run` and `make test`; safe to run again.
+# Used by `make run` and `make test`; safe to run again. Given package names, installs those
+# instead (Tools/dahdi-guest/run.sh asks for its own this way).
 set -euo pipefail
 
 packages=(
@@ -16,6 +17,7 @@ packages=(
     libpng-dev       # linecard plot writes PNG pictures
     python3          # the reference HTTP client, in the gateway tests
 )
+if (($#)); then packages=("$@"); fi
 
 missing=()
 for p in "${packages[@]}"; do
