@@ -12,6 +12,9 @@ let package = Package(
         .library(name: "DahdiCard", targets: ["DahdiCard"]),
         .library(name: "Linecard", targets: ["Linecard"]),
         .library(name: "NumberProvider", targets: ["NumberProvider"]),
+        .library(name: "LinecardGateway", targets: ["LinecardGateway"]),
+        // The parsers of outside bytes as functions of the bytes, for the fuzzers in Fuzz/.
+        .library(name: "LinecardFuzzTargets", targets: ["LinecardFuzzTargets"]),
         .executable(name: "linecard-demo", targets: ["linecard-demo"]),
         .executable(name: "linecard-bench", targets: ["linecard-bench"]),
         .executable(name: "linecard-gateway", targets: ["linecard-gateway"]),
@@ -24,6 +27,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
     ],
     targets: [
         // C boundaries: system libraries found through pkg-config.
@@ -46,6 +51,9 @@ let package = Package(
             name: "CSampleRate", path: "Sources/CSampleRate", pkgConfig: "samplerate",
             providers: [.apt(["libsamplerate0-dev"])]),
         .systemLibrary(
+            name: "CSndFile", path: "Sources/CSndFile", pkgConfig: "sndfile",
+            providers: [.apt(["libsndfile1-dev"])]),
+        .systemLibrary(
             name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
             providers: [.apt(["libpng-dev"])]),
         // The DAHDI userspace ABI, written from the documented x86_64 facts.
@@ -63,19 +71,30 @@ let package = Package(
         .target(name: "SimulatedCard", dependencies: ["LinecardEngine", "LinecardDSP"]),
         .target(name: "AlsaCard", dependencies: ["LinecardEngine", "CAlsa"]),
         .target(name: "DahdiCard", dependencies: ["LinecardEngine", "CDahdi"]),
-        .target(name: "Linecard", dependencies: ["LinecardEngine", "LinecardDSP", "CTiff", "CSpanDSP"]),
+        .target(
+            name: "Linecard",
+            dependencies: [
+                "LinecardEngine", "LinecardDSP", "CTiff", "CSpanDSP", "CSndFile", "CSampleRate",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]),
 
         .target(
             name: "LinecardGateway",
             dependencies: [
                 "Linecard", "LinecardEngine", "SimulatedCard", "DahdiCard", "AlsaCard", "NumberProvider", "CSQLite", "CEspeak", "CSampleRate",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
+                .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .target(name: "NumberProvider"),
+        .target(name: "LinecardFuzzTargets", dependencies: ["Linecard", "LinecardGateway"]),
         .executableTarget(
             name: "linecard",
             dependencies: [
@@ -127,6 +146,8 @@ let package = Package(
         // Runs the tools as processes; depending on them makes `swift build --build-tests` build them.
         .testTarget(name: "ToolTests", dependencies: ["linecard-demo", "linecard", "linecard-bench", "Linecard", "ToolRunner"]),
         .testTarget(name: "GatewayTests", dependencies: ["LinecardGateway", "Linecard", "linecard-gateway"], exclude: ["voicent.py"]),
+        // Runs the fuzzers' seed corpus and every input that once broke a parser.
+        .testTarget(name: "FuzzRegressionTests", dependencies: ["LinecardFuzzTargets"]),
         .testTarget(
             name: "NumberProviderTests",
             dependencies: [

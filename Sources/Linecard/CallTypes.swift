@@ -114,4 +114,11 @@ public enum CallError: Error, Equatable, CustomStringConvertible {
         case .error(let what): "Error: \(what)"
         }
     }
+
+    /// What happened, without the exception's name.
+    public var message: String {
+        switch self {
+        case .hangup(let what), .error(let what): what
+        }
+    }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Linecard
 
 /// Call lists for call-till-confirm. BroadcastByPhone's `.voc` files are its own format; we
 /// read plain text instead, whatever the file is called:
@@ -15,14 +16,19 @@ public enum CallList {
 
     static let phoneColumns: Set<String> = ["phone", "phoneno", "phone number", "number", "telephone"]
 
-    public static func read(_ path: String) throws -> [String] {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ListError(message: "cannot read the call list \(path)")
+    /// The largest call list read: 1 MiB.
+    public static let maxBytes = 1 << 20
+
+    /// Reads an opened list. Errors name the file and the line, never what the line says.
+    public static func read(_ file: ReadableFile) throws -> [String] {
+        let bytes: [UInt8]
+        do { bytes = try file.readAll(limit: maxBytes) } catch {
+            throw ListError(message: "cannot read the call list \(file.name): \(error.reason.explanation)")
         }
-        guard let text = String(data: data, encoding: .utf8) ?? String(data: data, encoding: .isoLatin1) else {
-            throw ListError(message: "the call list \(path) is not text")
-        }
-        return try parse(text, name: path)
+        guard !bytes.contains(0) else { throw ListError(message: "the call list \(file.name) is not text") }
+        // Not UTF-8: taken as ISO-8859-1, where every byte is a character.
+        let text = String(validating: bytes, as: UTF8.self) ?? String(String.UnicodeScalarView(bytes.map { Unicode.Scalar($0) }))
+        return try parse(text, name: file.name)
     }
 
     static func parse(_ text: String, name: String) throws -> [String] {

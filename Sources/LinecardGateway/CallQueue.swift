@@ -67,18 +67,37 @@ public final class CallQueue: Sendable {
                 reason TEXT NOT NULL DEFAULT '',
                 PRIMARY KEY(request, number));
             CREATE INDEX IF NOT EXISTS requests_due ON requests(status, next_attempt);
+            CREATE TABLE IF NOT EXISTS counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL);
             """)
         try database.queue.sync {
             try database.transaction {
-                let interrupted = try database.query("SELECT request, number FROM attempts WHERE outcome = 'dialling'")
+                // ReqIds are never given out twice: the last one is kept even when its request
+                // is removed (a queue from before this counter starts from its newest id).
+                try database.query("""
+                    INSERT OR IGNORE INTO counters(name, value) SELECT 'last_request_id', COALESCE(MAX(id), 0) FROM requests
+                    """)
+                let interrupted = try database.query("SELECT request, number, outcome FROM attempts WHERE outcome IN ('dialling', 'preparing')")
                 for row in interrupted {
                     guard let id = row[0].int, let number = row[1].int else { continue }
-                    _ = try finishLocked(id: id, attempt: Int(number),
-                                     result: .interrupted("the gateway stopped during this call"), now: Date())
+                    let result: AttemptResult
+                    if row[2].string == CallAttempt.Outcome.preparing.rawValue {
+                        // Once may be a kill or a power cut; twice, the request itself kills the
+                        // gateway, and trying it again would only do so again.
+                        let before = try database.query("SELECT COUNT(*) FROM attempts WHERE request = ? AND reason LIKE ?",
+                                                        [.integer(id), .text(Self.stoppedWhilePreparing + "%")]).first?.first?.int ?? 0
+                        result = before == 0
+                            ? .interrupted(Self.stoppedWhilePreparing)
+                            : .failed("Service Error: \(Self.stoppedWhilePreparing) twice; it is not tried again", retryable: false)
+                    } else {
+                        result = .interrupted("the gateway stopped during this call")
+                    }
+                    _ = try finishLocked(id: id, attempt: Int(number), result: result, now: Date())
                 }
             }
         }
     }
+
+    static let stoppedWhilePreparing = "the gateway stopped while preparing this request's message"
 
     // MARK: Accepting requests
 
@@ -99,7 +118,7 @@ public final class CallQueue: Sendable {
         guard !batch.isEmpty else { return }
         do {
             let ids = try database.transaction {
-                var last = try database.query("SELECT COALESCE(MAX(id), 0) FROM requests").first?.first?.int ?? 0
+                var last = try database.query("SELECT value FROM counters WHERE name = 'last_request_id'").first?.first?.int ?? 0
                 var ids: [Int64] = []
                 let now = Date()
                 for (request, _) in batch {
@@ -108,6 +127,7 @@ public final class CallQueue: Sendable {
                     try insert(request, id: id, now: now)
                     ids.append(id)
                 }
+                try database.query("UPDATE counters SET value = ? WHERE name = 'last_request_id'", [.integer(last)])
                 return ids
             }
             for (i, (_, continuation)) in batch.enumerated() { continuation.resume(returning: ids[i]) }
@@ -135,11 +155,15 @@ public final class CallQueue: Sendable {
         public let record: CallRecord
         public let attempt: Int
         public let number: String
+        /// The attempt is recorded as preparing: call `markDialling` once the message is ready.
+        public let preparing: Bool
     }
 
     /// Takes the request that is due soonest for an attempt on `line`, recording the
-    /// attempt (synced) before returning it. Requests whose deadline passed fail here.
-    public func claimNext(line: Int, now: Date = Date()) async throws -> Claim? {
+    /// attempt (synced) before returning it: as dialling when `isPrepared` says its message is
+    /// ready, else as preparing. Requests whose deadline passed fail here.
+    public func claimNext(line: Int, now: Date = Date(),
+                          isPrepared: @escaping @Sendable (CallRecord) -> Bool = { _ in true }) async throws -> Claim? {
         try await database.run {
             try self.database.transaction { () -> Claim? in
                 while true {
@@ -158,16 +182,26 @@ public final class CallQueue: Sendable {
                     let attempt = record.attempts.count + 1
                     let numbers = record.request.numbers
                     let number = numbers[(attempt - 1) % max(1, numbers.count)]
+                    let preparing = !isPrepared(record)
+                    let outcome: CallAttempt.Outcome = preparing ? .preparing : .dialling
                     try self.database.query("""
-                        INSERT INTO attempts(request, number, line, dialled, started, outcome) VALUES(?, ?, ?, ?, ?, 'dialling')
+                        INSERT INTO attempts(request, number, line, dialled, started, outcome) VALUES(?, ?, ?, ?, ?, ?)
                         """, [.integer(id), .integer(Int64(attempt)), .integer(Int64(line)), .text(number),
-                              .real(now.timeIntervalSince1970)])
+                              .real(now.timeIntervalSince1970), .text(outcome.rawValue)])
                     try self.database.query("UPDATE requests SET status = 'calling' WHERE id = ?", [.integer(id)])
                     var claimed = record
                     claimed.status = .calling
-                    return Claim(record: claimed, attempt: attempt, number: number)
+                    return Claim(record: claimed, attempt: attempt, number: number, preparing: preparing)
                 }
             }
+        }
+    }
+
+    /// Records that attempt `attempt` of request `id` has its message and goes on the line.
+    public func markDialling(id: Int64, attempt: Int) async throws {
+        try await database.run {
+            try self.database.query("UPDATE attempts SET outcome = 'dialling' WHERE request = ? AND number = ? AND outcome = 'preparing'",
+                                    [.integer(id), .integer(Int64(attempt))])
         }
     }
 

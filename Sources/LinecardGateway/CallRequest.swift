@@ -71,6 +71,11 @@ public struct NewCallRequest: Sendable, Equatable {
 /// One try at one number.
 public struct CallAttempt: Sendable, Equatable, Codable {
     public enum Outcome: String, Sendable, Codable {
+        /// Its message is being prepared (speech synthesised, the audio file read). A gateway
+        /// that dies now tries the request once more after its restart; dying in the same
+        /// preparation twice fails the request, so that a file that kills the gateway cannot do
+        /// so at every restart.
+        case preparing
         /// On a line now.
         case dialling
         case made

@@ -13,7 +13,11 @@ final class Dialer: Sendable {
     private let metrics: GatewayMetrics
     private let logger: Logger
     private let audioFolder: URL
+    private let files: AllowedFiles
     private let stopping = Atomic<Bool>(false)
+    /// Opened once the HTTP server listens: a gateway that cannot serve places no call.
+    private let listening: AsyncStream<Void>
+    private let listeningContinuation: AsyncStream<Void>.Continuation
     private let wakeups: [Int: AsyncStream<Void>.Continuation]
     private let streams: Mutex<[Int: AsyncStream<Void>]>
     /// The request each line is calling for, so that removing it can hang up.
@@ -23,8 +27,11 @@ final class Dialer: Sendable {
     /// Lines whose call the gateway cut short (removal or shutdown).
     private let cut = Mutex<Set<Int>>([])
 
-    init(card: Card, lines: [Int], queue: CallQueue, configuration: GatewayConfiguration, metrics: GatewayMetrics, logger: Logger) throws {
+    init(card: Card, lines: [Int], queue: CallQueue, configuration: GatewayConfiguration, files: AllowedFiles,
+         metrics: GatewayMetrics, logger: Logger) throws {
         self.card = card
+        self.files = files
+        (listening, listeningContinuation) = AsyncStream<Void>.makeStream()
         self.lines = lines
         self.queue = queue
         self.configuration = configuration
@@ -46,8 +53,17 @@ final class Dialer: Sendable {
     /// Tells idle lines that work may have arrived.
     func wake() { for continuation in wakeups.values { continuation.yield() } }
 
-    /// Runs every line's worker until `stop`; returns when all have finished their calls.
+    /// Lets the workers start calling (the server is listening).
+    func startCalling() {
+        listeningContinuation.yield()
+        listeningContinuation.finish()
+    }
+
+    /// Once `startCalling` is called, runs every line's worker until `stop` or cancellation;
+    /// returns when all have finished their calls.
     func run() async {
+        for await _ in listening { break }
+        guard !Task.isCancelled, !stopping.load(ordering: .acquiring) else { return }
         await withTaskGroup(of: Void.self) { group in
             for line in lines {
                 let stream = streams.withLock { $0.removeValue(forKey: line) }
@@ -93,17 +109,29 @@ final class Dialer: Sendable {
 
     private func work(line: Int, wakeups: AsyncStream<Void>) async {
         var iterator = wakeups.makeAsyncIterator()
-        while !stopping.load(ordering: .acquiring) {
+        let audioFolder = self.audioFolder
+        while !stopping.load(ordering: .acquiring), !Task.isCancelled {
             let claim: CallQueue.Claim?
-            do { claim = try await queue.claimNext(line: line) } catch {
+            do {
+                claim = try await queue.claimNext(line: line) { record in
+                    FileManager.default.fileExists(atPath: Self.audioFile(for: record.id, in: audioFolder).path)
+                }
+            } catch {
                 logger.error("line \(line): cannot read the call queue: \(error)")
                 claim = nil
             }
             guard let claim else {
-                // Sleep until woken, or until the next retry may fall due.
-                let wait = Task { try? await Task.sleep(for: .milliseconds(250)); self.wakeups[line]?.yield() }
+                // Sleep until woken (a request arrived) or until the next waiting request
+                // falls due; look again every few seconds all the same (the clock may move).
+                let due = (try? await queue.nextDue())?.timeIntervalSinceNow ?? Self.longestSleep
+                let seconds = min(Self.longestSleep, max(0.02, due))
+                let timer = Task { [wakeups = self.wakeups] in
+                    // A cancelled sleep must not wake the line: that would make it poll without end.
+                    guard (try? await Task.sleep(for: .milliseconds(Int(seconds * 1000)))) != nil else { return }
+                    wakeups[line]?.yield()
+                }
                 _ = await iterator.next()
-                wait.cancel()
+                timer.cancel()
                 continue
             }
             calls.withLock { $0[claim.record.id] = line }
@@ -134,6 +162,9 @@ final class Dialer: Sendable {
         }
     }
 
+    /// The longest an idle line waits before looking at the queue again.
+    static let longestSleep = 5.0
+
     private static func text(of result: CallQueue.AttemptResult) -> String {
         switch result {
         case .made(let t), .failed(let t, _), .interrupted(let t): t
@@ -143,8 +174,17 @@ final class Dialer: Sendable {
     /// One attempt: prepare the audio, dial, play, collect the code.
     private func place(_ claim: CallQueue.Claim, line: Int) async -> CallQueue.AttemptResult {
         let audio: String
-        do { audio = try prepareAudio(for: claim.record) } catch {
-            return .failed("\(error)", retryable: false)
+        do {
+            let record = claim.record
+            audio = try await BlockingWork.run("preparing the message of request \(record.id)", timeout: configuration.limits.fileTimeout) {
+                try self.prepareAudio(for: record)
+            }
+            // Prepared: should the gateway die from here on, the attempt is retried, not failed.
+            if claim.preparing { try await queue.markDialling(id: record.id, attempt: claim.attempt) }
+        } catch let error as RequestError {
+            return .failed(error.message, retryable: false)
+        } catch {
+            return .failed("Service Error: \(error)", retryable: false)
         }
         let channel: CallChannel
         let digits: String
@@ -220,9 +260,10 @@ final class Dialer: Sendable {
     }
 
     /// The request's message as an 8 kHz WAV in the data folder, made once (speech is
-    /// synthesised here, before the first call) and reused by retries.
+    /// synthesised here, before the first call) and reused by retries. An audio file is read
+    /// now, under the file-access rule, through the descriptor that rule opened.
     private func prepareAudio(for record: CallRecord) throws -> String {
-        let file = audioFolder.appendingPathComponent("\(record.id).wav").path
+        let file = Self.audioFile(for: record.id, in: audioFolder).path
         if FileManager.default.fileExists(atPath: file) { return file }
         let samples: [Int16]
         switch record.request.message {
@@ -230,13 +271,13 @@ final class Dialer: Sendable {
             samples = try SpeechSynthesizer.speak(text, voice: configuration.speech.voice,
                                                   wordsPerMinute: configuration.speech.wordsPerMinute)
         case .audioFile(let path):
-            guard FileManager.default.fileExists(atPath: path) else {
-                throw RequestError.bad("Service Error: the audio file \(path) does not exist on the gateway")
+            let opened: ReadableFile
+            do { opened = try files.open(path, parameter: "the audio file") } catch let error as RequestError {
+                throw RequestError.bad("Service Error: \(error.message)")
             }
-            guard FileManager.default.isReadableFile(atPath: path) else {
-                throw RequestError.bad("Service Error: the audio file \(path) cannot be read by the gateway")
-            }
-            do { samples = try WAVFile.read(path) } catch {
+            do {
+                samples = try WAVFile.read(opened, maxDuration: .milliseconds(Int(configuration.limits.maxAudioSeconds * 1000)))
+            } catch {
                 throw RequestError.bad("Service Error: the audio file \(path) cannot be played: \(error)")
             }
         }
@@ -248,8 +289,10 @@ final class Dialer: Sendable {
         return file
     }
 
+    static func audioFile(for id: Int64, in folder: URL) -> URL { folder.appendingPathComponent("\(id).wav") }
+
     /// Deletes the prepared audio of requests that are gone or finished.
     func removeAudio(for id: Int64) {
-        try? FileManager.default.removeItem(at: audioFolder.appendingPathComponent("\(id).wav"))
+        try? FileManager.default.removeItem(at: Self.audioFile(for: id, in: audioFolder))
     }
 }

@@ -2,10 +2,12 @@ import AlsaCard
 import DahdiCard
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Linecard
 import LinecardDSP
 import LinecardEngine
 import Logging
+import NIOCore
 import ServiceLifecycle
 import NumberProvider
 import SimulatedCard
@@ -24,7 +26,11 @@ public final class Gateway: Sendable {
     let dialer: Dialer
     let interface: SimpleCallInterface
     let inbox: SMSInbox
+    let files: AllowedFiles
     let logger: Logger
+    /// Held while the gateway lives: one gateway per data folder.
+    private let lock: DataFolderLock
+    private let connections = GatewayHTTPChannel.Connections()
 
     public init(configuration: GatewayConfiguration, logger: Logger = Logger(label: "linecard.gateway")) throws {
         try configuration.validate()
@@ -34,6 +40,9 @@ public final class Gateway: Sendable {
         do { try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true) } catch {
             throw ConfigurationError(message: "cannot create the data directory \(data.path): \(error.localizedDescription)")
         }
+        // Before the queue is opened: opening it recovers the calls of a gateway that died.
+        lock = try DataFolderLock(folder: data.path)
+        files = try AllowedFiles(dataDirectory: data.path, extra: configuration.allowedFileFolders)
         queue = try CallQueue(path: data.appendingPathComponent("calls.sqlite").path, policy: configuration.retry)
         inbox = try SMSInbox(path: data.appendingPathComponent("sms.sqlite").path)
         let country = TonePlan.Country(rawValue: configuration.card.country) ?? .us
@@ -66,36 +75,67 @@ public final class Gateway: Sendable {
             }
         }
         metrics = GatewayMetrics(lines: callingLines)
-        dialer = try Dialer(card: card, lines: callingLines, queue: queue, configuration: configuration, metrics: metrics, logger: logger)
-        interface = SimpleCallInterface(configuration: configuration)
+        dialer = try Dialer(card: card, lines: callingLines, queue: queue, configuration: configuration, files: files,
+                            metrics: metrics, logger: logger)
+        interface = SimpleCallInterface(configuration: configuration, files: files)
     }
 
     /// Serves HTTP and works the queue until SIGTERM or SIGINT (or until the task is
     /// cancelled). On a signal the server stops taking requests, calls in progress get the
-    /// grace period to finish, and whatever is left stays queued for the next start.
+    /// grace period to finish, and whatever is left stays queued for the next start. No call
+    /// is placed before the server listens; if it cannot listen, this throws `ListenError`.
     public func run(onListening: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
         let router = Router(context: GatewayRequestContext.self)
         router.add(middleware: AccessPolicy(networks: configuration.allowedNetworks.compactMap(NetworkRange.init),
                                             token: configuration.token, metrics: metrics))
+        router.add(middleware: JSONInterfacePolicy(configuration: configuration))
+        router.add(middleware: MethodCheck(routes: GatewayRoutes.methods))
         GatewayRoutes(gateway: self).install(on: router)
+        let (limits, reserve) = Self.connectionLimits(configuration.limits, logger: logger)
+        let connections = self.connections
         let app = Application(
             router: router,
-            configuration: .init(address: .hostname(configuration.address, port: configuration.port), serverName: "linecard-gateway"),
+            server: HTTPServerBuilder { responder in
+                GatewayHTTPChannel(responder: responder, connections: connections, limits: limits)
+            },
+            configuration: .init(address: .hostname(configuration.address, port: configuration.port), serverName: "linecard-gateway",
+                                 availableConnectionsDelegate: MaximumAvailableConnections(limits.maxConnections + reserve)),
             services: [DialerService(dialer: dialer, grace: configuration.gracePeriod, logger: logger)],
-            onServerRunning: { [logger] channel in
+            onServerRunning: { [logger, dialer] channel in
                 let port = channel.localAddress?.port ?? 0
                 logger.info("listening on \(self.configuration.address):\(port)")
+                dialer.startCalling()
                 onListening(port)
             },
             logger: logger)
         defer { card.shutdown() }
-        try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
+        do {
+            try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
+        } catch let error as IOError {
+            throw ListenError(address: configuration.address, port: configuration.port, error: error)
+        }
+    }
+
+    /// The connection cap and its reserve, lowered to what the process's descriptor limit
+    /// leaves after the card, the database, files and threads, so that connections can never
+    /// take the last descriptors.
+    static func connectionLimits(_ limits: GatewayConfiguration.Limits, logger: Logger) -> (GatewayConfiguration.Limits, reserve: Int) {
+        var limits = limits
+        var available = rlimit()
+        guard getrlimit(RLIMIT_NOFILE_RESOURCE, &available) == 0 else { return (limits, GatewayConfiguration.Limits.reserveConnections) }
+        let budget = max(2, Int(clamping: available.rlim_cur) - 96)
+        let reserve = min(GatewayConfiguration.Limits.reserveConnections, max(1, budget / 8))
+        if limits.maxConnections + reserve > budget {
+            limits.maxConnections = max(1, budget - reserve)
+            logger.warning("limits.maxConnections lowered to \(limits.maxConnections): the process may open \(available.rlim_cur) descriptors")
+        }
+        return (limits, reserve)
     }
 
     // MARK: Used by the routes
 
     func submit(_ form: [String: String], tillConfirm: (numbers: [String], code: String)? = nil) async throws -> (Int64, NewCallRequest) {
-        var request = try interface.request(from: form)
+        var request = try await interface.request(from: form)
         if let tillConfirm {
             request.confirmationCode = try SimpleCallInterface.confirmationCode(tillConfirm.code, parameter: "confirmationCode")
             try interface.checkCallList(tillConfirm.numbers, size: { "numbers has \($0) entries" }, entry: { "numbers[\($0)]" })
@@ -153,6 +193,24 @@ public final class Gateway: Sendable {
 
     func metricsText() async throws -> String {
         metrics.render(queue: try await queue.counts(), engine: card.engine.statistics)
+    }
+}
+
+#if canImport(Glibc)
+private let RLIMIT_NOFILE_RESOURCE = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+#endif
+
+/// The server could not listen (most often: another program has the port).
+public struct ListenError: Error, CustomStringConvertible {
+    public let address: String
+    public let port: Int
+    let error: IOError
+
+    public var description: String {
+        let why = error.errnoCode == EADDRINUSE
+            ? "the address is in use (another program listens on port \(port): stop it, or choose another port with --port or \"port\")"
+            : error.errnoCode == EACCES ? "permission denied (ports below 1024 need privileges)" : "\(error)"
+        return "cannot listen on \(address):\(port): \(why)"
     }
 }
 

@@ -32,7 +32,24 @@ public struct GatewayConfiguration: Sendable, Equatable {
         public var maxRequestBytes = 65_536
         public var maxTextLength = 2_000
         public var maxCallListSize = 200
+        /// The longest audio file a request may play, in seconds.
+        public var maxAudioSeconds = 600.0
+        /// Seconds a file read (an audio file, a call list) or a speech synthesis may take.
+        public var fileTimeoutSeconds = 30.0
+        /// Connections served at once; up to `reserveConnections` more are told 503 (except
+        /// `/health`, which they are served), and beyond that none is accepted until one ends.
+        public var maxConnections = 256
+        /// Seconds a client has to send a complete request head, from connecting or from the
+        /// previous response: an idle or slow connection is closed after this.
+        public var headerTimeoutSeconds = 10.0
+        /// Seconds a client has to send a request's body once its head has arrived.
+        public var bodyTimeoutSeconds = 30.0
         public init() {}
+
+        var fileTimeout: Duration { .milliseconds(Int(fileTimeoutSeconds * 1000)) }
+        /// Connections beyond `maxConnections` accepted only to be told 503 (or served /health);
+        /// fewer when the descriptor limit is low.
+        static let reserveConnections = 32
     }
 
     public struct Speech: Sendable, Equatable, Codable {
@@ -62,9 +79,15 @@ public struct GatewayConfiguration: Sendable, Equatable {
     public var token: String?
     public var limits = Limits()
     public var speech = Speech()
-    /// Folders callTillConfirm may read call lists and audio from; nil means anywhere the
-    /// gateway's user can read.
+    /// Folders audio files and call lists may be read from besides the files folder
+    /// (`DATA/files`), which is always allowed.
     public var allowedFileFolders: [String]?
+    /// Host names (besides the listen address, IP literals and `localhost`) that the JSON
+    /// interface answers to: its guard against DNS rebinding.
+    public var hostNames: [String] = []
+    /// Origins (`https://app.example.com`) whose browser pages may call the JSON interface;
+    /// other pages' cross-origin requests are refused.
+    public var allowedOrigins: [String] = []
     /// The SMS webhook of the number-rental service; nil: no webhook route.
     public var smsWebhook: SMSWebhookConfiguration?
 
@@ -120,6 +143,11 @@ public struct GatewayConfiguration: Sendable, Equatable {
             c.limits.maxRequestBytes = try limits.int("maxRequestBytes", default: c.limits.maxRequestBytes, range: 1024...10_485_760)
             c.limits.maxTextLength = try limits.int("maxTextLength", default: c.limits.maxTextLength, range: 1...100_000)
             c.limits.maxCallListSize = try limits.int("maxCallListSize", default: c.limits.maxCallListSize, range: 1...10_000)
+            c.limits.maxAudioSeconds = try limits.double("maxAudioSeconds", default: c.limits.maxAudioSeconds, range: 1...3600)
+            c.limits.fileTimeoutSeconds = try limits.double("fileTimeoutSeconds", default: c.limits.fileTimeoutSeconds, range: 0.1...600)
+            c.limits.maxConnections = try limits.int("maxConnections", default: c.limits.maxConnections, range: 1...100_000)
+            c.limits.headerTimeoutSeconds = try limits.double("headerTimeoutSeconds", default: c.limits.headerTimeoutSeconds, range: 0.1...3600)
+            c.limits.bodyTimeoutSeconds = try limits.double("bodyTimeoutSeconds", default: c.limits.bodyTimeoutSeconds, range: 0.1...3600)
             try limits.finish()
         }
         if var speech = try reader.object("speech") {
@@ -128,6 +156,8 @@ public struct GatewayConfiguration: Sendable, Equatable {
             try speech.finish()
         }
         if let folders = try reader.stringArray("allowedFileFolders") { c.allowedFileFolders = folders }
+        c.hostNames = try reader.stringArray("hostNames") ?? []
+        c.allowedOrigins = try reader.stringArray("allowedOrigins") ?? []
         if var hook = try reader.object("smsWebhook") {
             guard let secret = try hook.optionalString("secret") else {
                 throw ConfigurationError(message: "smsWebhook.secret is missing")
@@ -176,6 +206,9 @@ public struct GatewayConfiguration: Sendable, Equatable {
             throw ConfigurationError(message: "allowedNetworks: \"\(network)\" is not an address or a CIDR network like 192.168.1.0/24")
         }
         try smsWebhook?.validate()
+        for origin in allowedOrigins where URL(string: origin)?.scheme == nil || URL(string: origin)?.host == nil {
+            throw ConfigurationError(message: "allowedOrigins: \"\(origin)\" is not an origin like https://app.example.com")
+        }
         if let token, token.count < 16 {
             throw ConfigurationError(message: "token: use at least 16 characters (this one has \(token.count))")
         }

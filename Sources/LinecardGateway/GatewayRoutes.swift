@@ -35,7 +35,104 @@ struct AccessPolicy: RouterMiddleware {
         let why = token == nil
             ? "this gateway serves clients on its allowed networks only (allowedNetworks in its configuration)"
             : "this gateway serves clients on its allowed networks, or with Authorization: Bearer <token>"
-        return .text("ERROR: \(why)\n", status: .forbidden)
+        // A refused client's connection is closed: it cannot hold the gateway's descriptors.
+        var response = Response.text("ERROR: \(why)\n", status: .forbidden)
+        response.headers[.connection] = "close"
+        return response
+    }
+}
+
+/// A known path asked with a method it does not take gets 405 and the methods it does take.
+struct MethodCheck: RouterMiddleware {
+    typealias Context = GatewayRequestContext
+    let routes: [(pattern: [Substring], methods: [HTTPRequest.Method])]
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let parts = request.uri.path.split(separator: "/")
+        guard let route = routes.first(where: { Self.matches($0.pattern, parts) }), !route.methods.contains(request.method) else {
+            return try await next(request, context)
+        }
+        let allowed = route.methods.map(\.rawValue).joined(separator: ", ")
+        var response = Response.text("ERROR: \(request.method.rawValue) is not allowed on \(request.uri.path); use \(allowed)\n",
+                                     status: .methodNotAllowed)
+        response.headers[.allow] = allowed
+        return response
+    }
+
+    private static func matches(_ pattern: [Substring], _ parts: [Substring]) -> Bool {
+        pattern.count == parts.count && zip(pattern, parts).allSatisfy { $0.hasPrefix("{") || $0 == $1 }
+    }
+}
+
+/// The JSON interface is for programs, not for web pages a browser on the gateway's host
+/// happens to show: it takes only `application/json` bodies (a form or text/plain body is
+/// what a cross-site page can send without asking), answers only to host names it knows (a
+/// DNS-rebinding page reaches it under a foreign name), and refuses cross-origin browser
+/// requests unless the origin is configured. The simple call interface keeps taking what its
+/// existing clients send.
+struct JSONInterfacePolicy: RouterMiddleware {
+    typealias Context = GatewayRequestContext
+    let address: String
+    let hostNames: Set<String>
+    let origins: Set<String>
+
+    init(configuration: GatewayConfiguration) {
+        address = configuration.address.lowercased()
+        hostNames = Set(configuration.hostNames.map { $0.lowercased() })
+        origins = Set(configuration.allowedOrigins.map { $0.lowercased() })
+    }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard request.uri.path.hasPrefix("/api/") else { return try await next(request, context) }
+        let host = request.head.authority ?? ""
+        guard knows(host: host) else {
+            return .jsonError("the JSON interface does not answer to the host name \"\(host)\": use the gateway's address, or add the name to hostNames in its configuration", status: .forbidden)
+        }
+        let origin = request.headers[.origin]?.lowercased()
+        if let origin, !origins.contains(origin), !Self.sameOrigin(origin, host: host) {
+            return .jsonError("cross-origin requests from \(origin) are refused: add it to allowedOrigins in the gateway's configuration to allow them", status: .forbidden)
+        }
+        if request.method == .options, let origin {
+            var response = Response(status: .noContent)
+            allow(origin, in: &response)
+            return response
+        }
+        if request.method == .post || request.method == .put || request.method == .patch {
+            let type = request.headers[.contentType]?.lowercased() ?? ""
+            guard type.hasPrefix("application/json") else {
+                return .jsonError("send the body as application/json\(type.isEmpty ? "" : ", not \(type)")", status: .unsupportedMediaType)
+            }
+        }
+        var response = try await next(request, context)
+        if let origin { allow(origin, in: &response) }
+        return response
+    }
+
+    private func allow(_ origin: String, in response: inout Response) {
+        response.headers[.accessControlAllowOrigin] = origin
+        response.headers[.accessControlAllowMethods] = "GET, POST, DELETE"
+        response.headers[.accessControlAllowHeaders] = "Content-Type, Authorization"
+        response.headers[.vary] = "Origin"
+    }
+
+    /// An IP literal, `localhost`, the listen address or a configured name; the port is not
+    /// looked at.
+    private func knows(host authority: String) -> Bool {
+        var host = authority.lowercased()
+        if host.hasPrefix("[") {
+            guard let end = host.firstIndex(of: "]") else { return false }
+            host = String(host[host.index(after: host.startIndex)..<end])
+        } else if let colon = host.lastIndex(of: ":") {
+            host = String(host[..<colon])
+        }
+        if host.isEmpty { return false }
+        if host == "localhost" || host == address || hostNames.contains(host) { return true }
+        var v4 = in_addr(), v6 = in6_addr()
+        return inet_pton(AF_INET, host, &v4) == 1 || inet_pton(AF_INET6, host, &v6) == 1
+    }
+
+    private static func sameOrigin(_ origin: String, host: String) -> Bool {
+        origin == "http://\(host.lowercased())"
     }
 }
 
@@ -63,6 +160,14 @@ extension Response {
 /// /api/v1, /health and /metrics.
 struct GatewayRoutes: Sendable {
     let gateway: Gateway
+
+    /// Every path and the methods it takes, for 405 answers (`{x}` is a parameter).
+    static let methods: [(pattern: [Substring], methods: [HTTPRequest.Method])] = [
+        ("ocall/callreqHandler.jsp", [.get, .post]), ("ocall/callstatusHandler.jsp", [.get, .post]),
+        ("ocall/callremoveHandler.jsp", [.get, .post]), ("api/v1/calls", [.get, .post]),
+        ("api/v1/calls/{id}", [.get, .delete]), ("api/v1/lines", [.get]), ("api/v1/sms", [.get]),
+        ("health", [.get]), ("metrics", [.get]), ("sms/webhook", [.post]), ("sms/webhook/{secret}", [.post]),
+    ].map { ($0.0.split(separator: "/"), $0.1) }
 
     func install(on router: Router<GatewayRequestContext>) {
         for path in ["/ocall/callreqHandler.jsp", "/ocall/callstatusHandler.jsp", "/ocall/callremoveHandler.jsp"] {
@@ -100,7 +205,10 @@ struct GatewayRoutes: Sendable {
         let form: [String: String]
         do { form = try await Self.form(request, limit: gateway.configuration.limits.maxRequestBytes) } catch let error as RequestError {
             gateway.metrics.requestRejected()
-            return .text("ERROR: \(error.message)\n", status: .init(code: error.status))
+            var response = Response.text("ERROR: \(error.message)\n", status: .init(code: error.status))
+            // The rest of a body that is too large or broken is not worth reading.
+            response.headers[.connection] = "close"
+            return response
         }
         switch path {
         case "/ocall/callreqHandler.jsp":
@@ -131,14 +239,16 @@ struct GatewayRoutes: Sendable {
     static func form(_ request: Request, limit: Int) async throws -> [String: String] {
         var form: [String: String] = [:]
         func add(_ encoded: String) throws {
-            for (name, value) in try Self.decodeForm(encoded) where form[name] == nil { form[name] = value }
+            for (name, value) in try SimpleCallInterface.decodeForm(encoded) where form[name] == nil { form[name] = value }
         }
         if let query = request.uri.query, !query.isEmpty { try add(query) }
         if request.method == .post {
             let body = request.body
             let buffer: ByteBuffer
-            do { buffer = try await body.collect(upTo: limit) } catch {
+            do { buffer = try await body.collect(upTo: limit) } catch is NIOTooManyBytesError {
                 throw RequestError(status: 413, message: "the request is larger than \(limit) bytes")
+            } catch {
+                throw RequestError.bad("the request body cannot be read: \(error)")
             }
             let text = String(buffer: buffer)
             let type = request.headers[.contentType]?.lowercased() ?? ""
@@ -153,23 +263,6 @@ struct GatewayRoutes: Sendable {
             }
         }
         return form
-    }
-
-    /// Decodes `name=value&…` as browsers and clients send it: `+` is a space, `%XX` a
-    /// byte of UTF-8. Characters that should have been encoded are taken as they are.
-    static func decodeForm(_ text: String) throws -> [(String, String)] {
-        func decode(_ part: Substring) throws -> String {
-            let spaced = part.replacingOccurrences(of: "+", with: " ")
-            guard spaced.contains("%") else { return spaced }
-            guard let decoded = spaced.removingPercentEncoding else {
-                throw RequestError.bad("the parameters have a bad %-escape in \"\(part.prefix(40))\"")
-            }
-            return decoded
-        }
-        return try text.split(separator: "&", omittingEmptySubsequences: true).map { pair in
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            return (try decode(parts[0]), parts.count > 1 ? try decode(parts[1]) : "")
-        }
     }
 
     // MARK: The JSON interface
@@ -188,8 +281,13 @@ struct GatewayRoutes: Sendable {
     private func createCall(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
         let body = request.body
         let limit = gateway.configuration.limits.maxRequestBytes
-        guard let buffer = try? await body.collect(upTo: limit) else {
-            return .jsonError("the request is larger than \(limit) bytes", status: .contentTooLarge)
+        let buffer: ByteBuffer
+        do { buffer = try await body.collect(upTo: limit) } catch {
+            var response = error is NIOTooManyBytesError
+                ? Response.jsonError("the request is larger than \(limit) bytes", status: .contentTooLarge)
+                : Response.jsonError("the request body cannot be read: \(error)", status: .badRequest)
+            response.headers[.connection] = "close"
+            return response
         }
         let call: CallBody
         do { call = try JSONDecoder().decode(CallBody.self, from: Data(buffer: buffer)) } catch {
@@ -227,8 +325,10 @@ struct GatewayRoutes: Sendable {
             }
             status = s
         }
-        let limit = request.uri.queryParameters.get("limit").flatMap(Int.init) ?? 100
-        guard (1...1000).contains(limit) else { return .jsonError("limit must be from 1 to 1000", status: .badRequest) }
+        let given = request.uri.queryParameters.get("limit")
+        guard let limit = given.map({ Int($0) }) ?? 100, (1...1000).contains(limit) else {
+            return .jsonError("limit must be a whole number from 1 to 1000, not \"\(given ?? "")\"", status: .badRequest)
+        }
         return .json(try await gateway.queue.list(status: status, limit: limit).map(CallView.init))
     }
 

@@ -68,7 +68,7 @@ public struct SMSWebhookConfiguration: Sendable, Equatable {
     }
 
     /// Checks a webhook body: the documented fields, an E.164 receiving number, sane sizes.
-    static func parse(_ data: Data) throws -> IncomingSMS {
+    public static func parse(_ data: Data) throws -> IncomingSMS {
         let sms: IncomingSMS
         do { sms = try JSONDecoder().decode(IncomingSMS.self, from: data) } catch {
             throw RequestError.bad("the body is not an SMS notification {id, e164, sender, content}: \(GatewayRoutes.describe(error))")

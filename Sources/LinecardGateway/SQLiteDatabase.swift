@@ -64,7 +64,9 @@ final class SQLiteDatabase: @unchecked Sendable {
             switch argument {
             case .integer(let v): sqlite3_bind_int64(statement, index, v)
             case .real(let v): sqlite3_bind_double(statement, index, v)
-            case .text(let v): sqlite3_bind_text(statement, index, v, -1, Self.transient)
+            case .text(let v):
+                // By length, so that a NUL inside the text is stored, not the end of it.
+                _ = v.withCString { sqlite3_bind_text(statement, index, $0, Int32(v.utf8.count), Self.transient) }
             case .null: sqlite3_bind_null(statement, index)
             }
         }
@@ -79,7 +81,12 @@ final class SQLiteDatabase: @unchecked Sendable {
                 case SQLITE_INTEGER: row.append(.integer(sqlite3_column_int64(statement, column)))
                 case SQLITE_FLOAT: row.append(.real(sqlite3_column_double(statement, column)))
                 case SQLITE_NULL: row.append(.null)
-                default: row.append(.text(String(cString: sqlite3_column_text(statement, column))))
+                default:
+                    let count = Int(sqlite3_column_bytes(statement, column))
+                    let text = sqlite3_column_text(statement, column).map {
+                        String(decoding: UnsafeBufferPointer(start: $0, count: count), as: UTF8.self)
+                    } ?? ""
+                    row.append(.text(text))
                 }
             }
             rows.append(row)

@@ -13,8 +13,13 @@ public struct RequestError: Error, CustomStringConvertible, Equatable {
 /// text bodies out, as existing clients parse them.
 public struct SimpleCallInterface: Sendable {
     public let configuration: GatewayConfiguration
+    /// Where audio files and call lists may be read from.
+    public let files: AllowedFiles
 
-    public init(configuration: GatewayConfiguration) { self.configuration = configuration }
+    public init(configuration: GatewayConfiguration, files: AllowedFiles) {
+        self.configuration = configuration
+        self.files = files
+    }
 
     /// Parameters of the full call scheduler that this gateway does not implement.
     static let unsupported = ["startvxml", "starturl", "startapp", "exitvxml", "exiturl", "schedule", "calltime", "sms"]
@@ -22,7 +27,7 @@ public struct SimpleCallInterface: Sendable {
     // MARK: callreqHandler.jsp
 
     /// Turns callreqHandler's parameters into a request, or says what is wrong with them.
-    public func request(from form: [String: String], now: Date = Date()) throws -> NewCallRequest {
+    public func request(from form: [String: String], now: Date = Date()) async throws -> NewCallRequest {
         let info = form["info"] ?? ""
         guard let phoneNumber = form["phoneno"]?.trimmingCharacters(in: .whitespaces), !phoneNumber.isEmpty else {
             throw RequestError.bad("phoneno is missing: give the number to call")
@@ -42,7 +47,7 @@ public struct SimpleCallInterface: Sendable {
         var warnings: [String] = []
 
         if form["startexec"] != nil || form["cmdline"] != nil {
-            return try tillConfirm(form, info: info, phoneNumber: phoneNumber, selfDelete: selfDelete, deadline: deadline)
+            return try await tillConfirm(form, info: info, phoneNumber: phoneNumber, selfDelete: selfDelete, deadline: deadline)
         }
         let text = form["txt"], audio = form["audiofile"]
         if let given = Self.unsupported.first(where: { form[$0] != nil }), text == nil, audio == nil {
@@ -61,7 +66,7 @@ public struct SimpleCallInterface: Sendable {
             message = .text(text)
         case (nil, let audio?):
             guard !audio.isEmpty else { throw RequestError.bad("audiofile is empty: give the path of a WAV file on the gateway") }
-            try checkFolder(audio, parameter: "audiofile")
+            try await checkFile(audio, parameter: "audiofile")
             message = .audioFile(audio)
         case (nil, nil):
             throw RequestError.bad("the message is missing: give txt (text to speak) or audiofile (a WAV file on the gateway)")
@@ -76,7 +81,7 @@ public struct SimpleCallInterface: Sendable {
     /// with `cmdline`. We never run a program named in a request: we read the call list,
     /// audio file and confirmation code from `cmdline` and do the calling ourselves.
     private func tillConfirm(_ form: [String: String], info: String, phoneNumber: String, selfDelete: Bool,
-                             deadline: Date) throws -> NewCallRequest {
+                             deadline: Date) async throws -> NewCallRequest {
         var warnings: [String] = []
         if let program = form["startexec"] {
             warnings.append("startexec ignored: this gateway never runs a program named in a request (\"\(program)\" was not run); it calls the list itself")
@@ -112,17 +117,26 @@ public struct SimpleCallInterface: Sendable {
         }
         let confirmationCode = try Self.confirmationCode(code, parameter: "cmdline: -confirmcode")
         guard let wav, !wav.isEmpty else { throw RequestError.bad("cmdline: -wavfile is missing: give the message's WAV file") }
-        try checkFolder(wav, parameter: "-wavfile")
+        try await checkFile(wav, parameter: "-wavfile")
         var people = numbers ?? []
         if numbers == nil {
             guard let list else { throw RequestError.bad("cmdline: no call list: give its path first, or -numbers \"n1 n2\"") }
-            try checkFolder(list, parameter: "the call list")
-            do { people = try CallList.read(list) } catch let error as CallList.ListError {
-                throw RequestError.bad(error.message)
+            let files = self.files
+            people = try await BlockingWork.run("reading the call list \(list)", timeout: configuration.limits.fileTimeout) {
+                let file = try files.open(list, parameter: "the call list")
+                do { return try CallList.read(file) } catch let error as CallList.ListError {
+                    throw RequestError.bad(error.message)
+                }
             }
         }
         guard !people.isEmpty else { throw RequestError.bad("the call list has no numbers") }
-        try checkCallList(people, size: { "the call list has \($0) numbers" }, entry: { "call list entry \($0 + 1)" })
+        // A list read from a file is never quoted back: its entries are named by place only.
+        guard people.count <= configuration.limits.maxCallListSize else {
+            throw RequestError.bad("the call list has \(people.count) numbers; this gateway takes at most \(configuration.limits.maxCallListSize)")
+        }
+        for (n, number) in people.enumerated() where (try? Self.dialString(number, parameter: "")) == nil {
+            throw RequestError.bad("call list entry \(n + 1) is not a phone number: use digits, +, -, spaces, *, # and , (at most 20 digits)")
+        }
         return NewCallRequest(info: info, phoneNumber: phoneNumber, numbers: people, message: .audioFile(wav),
                               confirmationCode: confirmationCode, selfDelete: selfDelete, deadline: deadline, warnings: warnings)
     }
@@ -134,6 +148,23 @@ public struct SimpleCallInterface: Sendable {
         return body
     }
 
+    /// Decodes `name=value&…` as browsers and clients send it: `+` is a space, `%XX` a
+    /// byte of UTF-8. Characters that should have been encoded are taken as they are.
+    public static func decodeForm(_ text: String) throws -> [(String, String)] {
+        func decode(_ part: Substring) throws -> String {
+            let spaced = part.replacingOccurrences(of: "+", with: " ")
+            guard spaced.contains("%") else { return spaced }
+            guard let decoded = spaced.removingPercentEncoding else {
+                throw RequestError.bad("the parameters have a bad %-escape in \"\(part.prefix(40))\"")
+            }
+            return decoded
+        }
+        return try text.split(separator: "&", omittingEmptySubsequences: true).map { pair in
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            return (try decode(parts[0]), parts.count > 1 ? try decode(parts[1]) : "")
+        }
+    }
+
     // MARK: callstatusHandler.jsp
 
     /// The status body: one caret-separated record of ten fields per finished attempt,
@@ -142,7 +173,7 @@ public struct SimpleCallInterface: Sendable {
     public static func status(of record: CallRecord, timeZone: TimeZone = .current) -> String {
         var fields: [String] = []
         let created = voicentTime(record.created, timeZone: timeZone)
-        let finished = record.attempts.filter { $0.outcome != .dialling }
+        let finished = record.attempts.filter { $0.outcome != .dialling && $0.outcome != .preparing }
         for (i, attempt) in finished.enumerated() {
             let last = i == finished.count - 1
             let word: String
@@ -150,7 +181,7 @@ public struct SimpleCallInterface: Sendable {
             case .made: word = "made"
             case .failed: word = "failed"
             case .retry: word = "retry"
-            case .interrupted, .dialling: word = last && record.status == .failed ? "failed" : "retry"
+            case .interrupted, .dialling, .preparing: word = last && record.status == .failed ? "failed" : "retry"
             }
             fields.append("0^null^\(word)^\(voicentTime(attempt.started, timeZone: timeZone))^\(created)^\(attempt.reason)^^^^^")
         }
@@ -203,14 +234,12 @@ public struct SimpleCallInterface: Sendable {
         }
     }
 
-    private func checkFolder(_ path: String, parameter: String) throws {
-        guard let folders = configuration.allowedFileFolders else { return }
-        let resolved = URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
-        let allowed = folders.contains { folder in
-            let base = URL(fileURLWithPath: folder).standardizedFileURL.resolvingSymlinksInPath().path
-            return resolved.hasPrefix(base.hasSuffix("/") ? base : base + "/")
+    /// The file-access rule at request time (see `AllowedFiles.check`), off the cooperative pool.
+    private func checkFile(_ path: String, parameter: String) async throws {
+        let files = self.files
+        try await BlockingWork.run("checking \(parameter) \(path)", timeout: configuration.limits.fileTimeout) {
+            try files.check(path, parameter: parameter)
         }
-        if !allowed { throw RequestError(status: 403, message: "\(parameter) \(path) is outside the folders this gateway reads files from") }
     }
 
     /// Splits a command line into words, honouring double quotes.

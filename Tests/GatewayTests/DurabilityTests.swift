@@ -7,7 +7,7 @@ import XCTest
 final class DurabilityTests: XCTestCase {
     /// A minute of quiet tone: calls long enough to be caught in progress.
     private func longMessage(in gateway: RunningGateway) throws -> String {
-        let path = gateway.data.appendingPathComponent("long.wav").path
+        let path = gateway.files.appendingPathComponent("long.wav").path
         try WAVFile.write((0..<480_000).map { Int16(1000 * sin(Double($0) * 2 * .pi * 300 / 8000)) }, to: path)
         return path
     }

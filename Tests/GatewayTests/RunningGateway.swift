@@ -13,6 +13,8 @@ final class RunningGateway: @unchecked Sendable {
     private(set) var port = 0
     private var output = Pipe()
     private(set) var log = ""
+    /// Runs the gateway through this program (e.g. `prlimit --nofile=…`), when set.
+    private let launcher: [String]
 
     nonisolated(unsafe) static let defaultSettings: [String: Any] = [
         "port": 0,
@@ -23,7 +25,8 @@ final class RunningGateway: @unchecked Sendable {
         "gracePeriod": 2,
     ]
 
-    init(settings: [String: Any] = [:], data: URL? = nil) throws {
+    init(settings: [String: Any] = [:], data: URL? = nil, launcher: [String] = []) throws {
+        self.launcher = launcher
         let folder = data ?? FileManager.default.temporaryDirectory.appendingPathComponent("gateway-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         self.data = folder
@@ -38,8 +41,14 @@ final class RunningGateway: @unchecked Sendable {
     /// Starts the process and waits for the line that gives its port.
     func start() throws {
         let process = Process()
-        process.executableURL = Self.executable
-        process.arguments = ["--config", configuration.path, "--log-level", "info"]
+        let arguments = ["--config", configuration.path, "--log-level", "info"]
+        if let program = launcher.first {
+            process.executableURL = URL(fileURLWithPath: program)
+            process.arguments = launcher.dropFirst() + [Self.executable.path] + arguments
+        } else {
+            process.executableURL = Self.executable
+            process.arguments = arguments
+        }
         output = Pipe()
         let errors = data.appendingPathComponent("gateway.log")
         _ = FileManager.default.createFile(atPath: errors.path, contents: nil)
@@ -153,6 +162,27 @@ final class RunningGateway: @unchecked Sendable {
 
     /// Runs the gateway with a configuration file holding `text`, as a user would, and
     /// returns its exit status and everything it printed (for configurations that must fail).
+    /// The process's id while it runs.
+    var pid: Int32 { process?.processIdentifier ?? 0 }
+
+    /// CPU time (user and system) the process has used, in seconds.
+    func cpuSeconds() -> Double {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return 0 }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        // After the command: state is field 3, utime 14 and stime 15 of the whole line.
+        let ticks = (Double(fields[11]) ?? 0) + (Double(fields[12]) ?? 0)
+        return ticks / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    /// Descriptors the process has open.
+    func openDescriptors() -> Int {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? 0
+    }
+
+    /// The gateway's files folder (DATA/files), where requests may name audio files and call lists.
+    var files: URL { data.appendingPathComponent("data/files") }
+
     static func run(configuration text: String) throws -> (status: Int32, output: String) {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("gwconf-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)

@@ -56,11 +56,11 @@ final class SimpleCallInterfaceTests: XCTestCase {
 
     func testCallAudioWithAGoodAndABadWAV() async throws {
         let gateway = try RunningGateway()
-        let good = gateway.data.appendingPathComponent("hello.wav").path
+        let good = gateway.files.appendingPathComponent("hello.wav").path
         try WAVFile.write((0..<16_000).map { Int16(3000 * sin(Double($0) * 2 * .pi * 300 / 8000)) }, to: good, encoding: .alaw)
-        let bad = gateway.data.appendingPathComponent("bad.wav").path
+        let bad = gateway.files.appendingPathComponent("bad.wav").path
         try Data("this is not a wave file".utf8).write(to: URL(fileURLWithPath: bad))
-        let missing = gateway.data.appendingPathComponent("missing.wav").path
+        let missing = gateway.files.appendingPathComponent("missing.wav").path
 
         let goodID = try XCTUnwrap(gateway.python("callAudio", "201", good, "0") as? String)
         let badID = try XCTUnwrap(gateway.python("callAudio", "201", bad, "0") as? String)
@@ -115,10 +115,10 @@ final class SimpleCallInterfaceTests: XCTestCase {
 
     func testCallTillConfirmCallsTheListUntilTheSecondPersonEntersTheCode() async throws {
         let gateway = try RunningGateway()
-        let list = gateway.data.appendingPathComponent("escalation.voc").path
+        let list = gateway.files.appendingPathComponent("escalation.voc").path
         // 202 answers and hangs up without a code; 200 presses 1234.
         try "# on call tonight\nDuty Engineer, 202\nSupervisor, 200\n".write(toFile: list, atomically: true, encoding: .utf8)
-        let wav = gateway.data.appendingPathComponent("alert.wav").path
+        let wav = gateway.files.appendingPathComponent("alert.wav").path
         try WAVFile.write([Int16](repeating: 0, count: 16_000), to: wav)
         let marker = gateway.data.appendingPathComponent("vcast-ran").path
         let program = "/bin/sh -c 'touch \(marker)'"
@@ -141,7 +141,7 @@ final class SimpleCallInterfaceTests: XCTestCase {
 
     func testStartexecIsIgnoredWithAWarningInTheResponse() async throws {
         let gateway = try RunningGateway()
-        let wav = gateway.data.appendingPathComponent("m.wav").path
+        let wav = gateway.files.appendingPathComponent("m.wav").path
         try WAVFile.write([Int16](repeating: 0, count: 800), to: wav)
         let reply = try await gateway.post("/ocall/callreqHandler.jsp", [
             "info": "x", "phoneno": "1111111", "firstocc": "10", "selfdelete": "0",
@@ -165,7 +165,8 @@ final class SimpleCallInterfaceTests: XCTestCase {
             (["phoneno": "200", "txt": "hi", "selfdelete": "maybe"], 400, "selfdelete"),
             (["phoneno": "200", "startvxml": "/x.vxml"], 400, "not supported"),
             (["phoneno": "1", "startexec": "vcast.exe", "cmdline": "\"list.voc\" -wavfile \"a.wav\""], 400, "-confirmcode"),
-            (["phoneno": "1", "cmdline": "\"/nonexistent/list.voc\" -confirmcode 1 -wavfile \"a.wav\""], 400, "cannot read the call list"),
+            (["phoneno": "1", "cmdline": "\"missing.voc\" -confirmcode 1 -wavfile \"a.wav\""], 400, "the call list missing.voc does not exist"),
+            (["phoneno": "1", "cmdline": "\"/nonexistent/list.voc\" -confirmcode 1 -wavfile \"a.wav\""], 403, "is outside the folders"),
         ]
         for (form, status, reason) in cases {
             let reply = try await gateway.post("/ocall/callreqHandler.jsp", form)

@@ -45,7 +45,9 @@ final class WAVFileTests: XCTestCase {
         XCTAssertThrowsError(try WAVFile.read(path("text.wav"))) { XCTAssertTrue("\($0)".contains("does not start with RIFF/WAVE"), "\($0)") }
         XCTAssertThrowsError(try WAVFile.read(path("missing.wav"))) { XCTAssertTrue("\($0)".hasPrefix("cannot read"), "\($0)") }
         try wav(tag: 0x11, channels: 1, rate: 8000, bits: 4, body: Data(count: 100)).write(to: URL(fileURLWithPath: path("adpcm.wav")))
-        XCTAssertThrowsError(try WAVFile.read(path("adpcm.wav"))) { XCTAssertTrue("\($0)".contains("IMA ADPCM"), "\($0)") }
+        // IMA ADPCM is read (by libsndfile) when its fmt chunk is whole; this one lacks the
+        // samples-per-block field.
+        XCTAssertThrowsError(try WAVFile.read(path("adpcm.wav"))) { XCTAssertTrue("\($0)".contains("adpcm.wav is not a usable WAV file: Error in WAV/W64/RF64 file. Malformed 'fmt ' chunk"), "\($0)") }
         try wav(tag: 1, channels: 1, rate: 8000, bits: 16, body: Data()).write(to: URL(fileURLWithPath: path("empty.wav")))
         XCTAssertThrowsError(try WAVFile.read(path("empty.wav"))) { XCTAssertTrue("\($0)".contains("no audio"), "\($0)") }
         try wav(tag: 1, channels: 6, rate: 8000, bits: 16, body: Data(count: 120)).write(to: URL(fileURLWithPath: path("six.wav")))

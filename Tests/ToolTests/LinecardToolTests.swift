@@ -147,6 +147,48 @@ final class LinecardToolTests: XCTestCase {
         }
     }
 
+    /// Files made to break readers: a cut-short WAVE_FORMAT_EXTENSIBLE header, a WAV header over
+    /// 2 GiB of samples, a TIFF page of ten million rows. Each is one line, never a crash or an
+    /// allocation of gigabytes.
+    func testHostileFilesAreOneLineErrors() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("hostile-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        func le(_ v: Int, _ bytes: Int) -> [UInt8] { (0..<bytes).map { UInt8(v >> (8 * $0) & 0xFF) } }
+        let short = folder.appendingPathComponent("short.wav").path
+        try Data(Array("RIFF".utf8) + le(32, 4) + Array("WAVEfmt ".utf8) + le(40, 4) + le(0xFFFE, 2) + le(1, 2) + le(8000, 4)
+                 + le(16000, 4) + le(2, 2) + le(16, 2) + le(22, 2) + le(16, 2)).prefix(40).write(to: URL(fileURLWithPath: short))
+        let huge = folder.appendingPathComponent("huge.wav").path
+        let size = (1 << 31) - 44
+        try Data(Array("RIFF".utf8) + le(size + 36, 4) + Array("WAVEfmt ".utf8) + le(16, 4) + le(1, 2) + le(1, 2) + le(8000, 4)
+                 + le(16000, 4) + le(2, 2) + le(16, 2) + Array("data".utf8) + le(size, 4)).write(to: URL(fileURLWithPath: huge))
+        XCTAssertEqual(truncate(huge, off_t(size + 44)), 0)
+        // A one-page TIFF whose page claims 10,000,000 rows (G4, 16 bytes of data).
+        let tall = folder.appendingPathComponent("tall.tif").path
+        let entries: [(Int, Int, Int)] = [(256, 4, 1728), (257, 4, 10_000_000), (258, 3, 1), (259, 3, 4), (262, 3, 0),
+                                          (273, 4, 8 + 2 + 9 * 12 + 4), (277, 3, 1), (278, 4, 10_000_000), (279, 4, 16)]
+        var tiff = Array("II".utf8) + le(42, 2) + le(8, 4) + le(entries.count, 2)
+        for (tag, type, value) in entries { tiff += le(tag, 2) + le(type, 2) + le(1, 4) + le(value, 4) }
+        tiff += le(0, 4) + [UInt8](repeating: 0, count: 16)
+        try Data(tiff).write(to: URL(fileURLWithPath: tall))
+        let notTIFF = folder.appendingPathComponent("letter.tif").path
+        try Data("not a tiff".utf8).write(to: URL(fileURLWithPath: notTIFF))
+
+        for (arguments, message) in [
+            (["dtmf", "detect", "--input", short], "short.wav is not a usable WAV file"),
+            (["plot", "--input", short, "--output", folder.appendingPathComponent("p.png").path], "short.wav is not a usable WAV file"),
+            (["dtmf", "detect", "--input", huge], "at most 3600 s is read"),
+            (["fax", "send", "0", "800", tall], "has 10000000 rows: a fax page has at most 16384"),
+            (["fax", "send", "0", "800", notTIFF], "error: \(notTIFF) is not a TIFF file"),
+        ] {
+            let (status, out) = try run(arguments)
+            XCTAssertNotEqual(status, 0, "\(arguments)")
+            XCTAssertTrue(out.contains(message), "\(arguments): \(out)")
+            XCTAssertEqual(out.split(separator: "\n").count, 1, "one line: \(out)")
+            XCTAssertFalse(out.contains("Fatal error") || out.contains("failed to allocate") || out.contains("Error: Error"), out)
+        }
+    }
+
     func testFaxSendAndReceiveEndNormallyAndRefuseBadInput() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("linecard-fax-tool-\(getpid())")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)

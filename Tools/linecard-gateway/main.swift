@@ -2,6 +2,10 @@ import ArgumentParser
 import Foundation
 import LinecardGateway
 import Logging
+#if canImport(Glibc)
+import Glibc
+private let RLIMIT_NOFILE_VALUE = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+#endif
 
 /// `linecard-gateway`: places calls for other programs over HTTP.
 @main
@@ -71,6 +75,10 @@ struct GatewayCommand: AsyncParsableCommand {
             }
             print("retry: \(settings.retry.attempts) attempts, \(settings.retry.interval) s apart; firstocc default \(settings.defaultFirstOccurrence) min")
             print("allowed networks: \(settings.allowedNetworks.joined(separator: ", "))\(settings.token == nil ? "" : "; token set")")
+            print("files read from: \(settings.dataDirectory)/files\((settings.allowedFileFolders ?? []).map { ", \($0)" }.joined())")
+            print("JSON interface: host names \((["the listen address", "IP addresses", "localhost"] + settings.hostNames).joined(separator: ", ")); cross-origin requests from \(settings.allowedOrigins.isEmpty ? "no origin" : settings.allowedOrigins.joined(separator: ", "))")
+            let l = settings.limits
+            print("limits: \(l.maxConnections) connections, request head within \(l.headerTimeoutSeconds) s, body within \(l.bodyTimeoutSeconds) s, \(l.maxRequestBytes) bytes a request, audio up to \(l.maxAudioSeconds) s, file reads within \(l.fileTimeoutSeconds) s")
             return
         }
         LoggingSystem.bootstrap { label in
@@ -78,15 +86,30 @@ struct GatewayCommand: AsyncParsableCommand {
             handler.logLevel = level
             return handler
         }
+        raiseDescriptorLimit()
         let gateway: Gateway
         do { gateway = try Gateway(configuration: settings) } catch {
             FileHandle.standardError.write(Data("linecard-gateway: \(error)\n".utf8))
             throw ExitCode(1)
         }
         let address = settings.address
-        try await gateway.run { port in
-            // Scripts (and the tests) read the port from this line.
-            FileHandle.standardOutput.write(Data("linecard-gateway listening on http://\(address):\(port)\n".utf8))
+        do {
+            try await gateway.run { port in
+                // Scripts (and the tests) read the port from this line.
+                FileHandle.standardOutput.write(Data("linecard-gateway listening on http://\(address):\(port)\n".utf8))
+            }
+        } catch {
+            FileHandle.standardError.write(Data("linecard-gateway: \(error)\n".utf8))
+            throw ExitCode(1)
         }
+    }
+
+    /// Every connection is a descriptor: take all the process may have (the soft limit up to
+    /// the hard one), so that the connection cap, not the system, decides.
+    private func raiseDescriptorLimit() {
+        var limit = rlimit()
+        guard getrlimit(RLIMIT_NOFILE_VALUE, &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+        limit.rlim_cur = limit.rlim_max
+        _ = setrlimit(RLIMIT_NOFILE_VALUE, &limit)
     }
 }

@@ -28,7 +28,7 @@ struct CallCommand: AsyncParsableCommand {
             if !options.json { print(String(format: "%9.3f s  %@", step.seconds, step.state)) }
         }
         do { try line.startCall(to: number, timeout: .milliseconds(Int(timeout * 1000))) } catch {
-            throw fail("\(error)")
+            throw fail(error)
         }
         var last = line.state
         note(last)

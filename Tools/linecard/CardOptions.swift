@@ -122,6 +122,12 @@ func printJSON<T: Encodable>(_ value: T) throws {
     print(String(decoding: try encoder.encode(value), as: UTF8.self))
 }
 
+/// A failed operation: its error on one line. A channel API error is shown by its message
+/// alone (its description starts with the reference's exception name, "Error: …").
+func fail(_ error: any Error) -> ExitCode {
+    fail((error as? CallError)?.message ?? "\(error)")
+}
+
 /// A failed check: one line on standard error, exit status 1.
 func fail(_ message: String) -> ExitCode {
     FileHandle.standardError.write(Data("error: \(message)\n".utf8))

@@ -41,7 +41,7 @@ struct DTMFCommand: AsyncParsableCommand {
                 if n < 160 { break }
             }
             samples += [Int16](repeating: 0, count: 800)
-            do { try WAVFile.write(samples, to: output) } catch { throw fail("\(error)") }
+            do { try WAVFile.write(samples, to: output) } catch { throw fail(error) }
             print("wrote \(digits.count) digits, \(String(format: "%.2f", Double(samples.count) / 8000)) s, to \(output)")
         }
     }
@@ -74,7 +74,7 @@ struct DTMFCommand: AsyncParsableCommand {
         func run() async throws {
             guard let input else { return try await listen(channel ?? 0) }
             let samples: [Int16]
-            do { samples = try WAVFile.read(input) } catch { throw fail("\(error)") }
+            do { samples = try WAVFile.read(input) } catch { throw fail(error) }
             let detector = DTMFDetector()
             var found: [Digit] = []
             var current: (digit: UInt8, start: Int, level: Int32)?
@@ -127,7 +127,7 @@ struct DTMFCommand: AsyncParsableCommand {
                 if line.state == .answered { await line.hangUp() }
                 if json { try printJSON(heard) } else { print(heard.isEmpty ? "no DTMF digits" : "\(heard.count) digits: \(heard.map(\.digit).joined())") }
             } catch let error as CallError {
-                throw fail(error.description)
+                throw fail(error)
             }
         }
     }
@@ -153,7 +153,7 @@ struct DTMFCommand: AsyncParsableCommand {
                 await line.hangUp()
                 print("sent \(digits) (\(cause.rawValue)); heard back: \(back.isEmpty ? "nothing" : back)")
             } catch let error as CallError {
-                throw fail(error.description)
+                throw fail(error)
             }
         }
     }

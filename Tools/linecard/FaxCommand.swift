@@ -43,7 +43,7 @@ struct FaxCommand: AsyncParsableCommand {
             do {
                 document = FaxToSend()
                 try document.setContent(files)
-            } catch { throw fail("\(error)") }
+            } catch { throw fail(error) }
             let opened = try options.open(channels: [channel])
             defer { opened.shutdown() }
             let card = opened.card
@@ -59,7 +59,7 @@ struct FaxCommand: AsyncParsableCommand {
                 await line.hangUp()
                 try FaxCommand.report(cause, line.faxSender.details, json: options.json)
             } catch let error as CallError {
-                throw fail(error.description)
+                throw fail(error)
             }
         }
     }
@@ -83,7 +83,7 @@ struct FaxCommand: AsyncParsableCommand {
 
         func run() async throws {
             let faxOptions = try FaxCommand.parse(self.faxOptions)
-            if let testCall { do { _ = try FaxToSend(testCall) } catch { throw fail("\(error)") } }
+            if let testCall { do { _ = try FaxToSend(testCall) } catch { throw fail(error) } }
             let opened = try options.open(channels: [channel])
             defer { opened.shutdown() }
             let card = opened.card
@@ -91,7 +91,7 @@ struct FaxCommand: AsyncParsableCommand {
             do {
                 if let testCall {
                     let sim = try opened.simulated(for: "--test-call")
-                    do { try sim.placeFaxCall(toPort: channel, faxMachine: FaxMachine(sendFile: testCall)) } catch { throw fail("\(error)") }
+                    do { try sim.placeFaxCall(toPort: channel, faxMachine: FaxMachine(sendFile: testCall)) } catch { throw fail(error) }
                 }
                 guard try await line.waitForIncomingCall(timeout: .milliseconds(Int(wait * 1000))) == .callIncoming else {
                     throw fail("no call on channel \(channel) within \(wait) s")
@@ -106,7 +106,7 @@ struct FaxCommand: AsyncParsableCommand {
                 await line.hangUp()
                 try FaxCommand.report(cause, line.faxReceiver.details, json: options.json)
             } catch let error as CallError {
-                throw fail(error.description)
+                throw fail(error)
             }
         }
     }

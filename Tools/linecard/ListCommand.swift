@@ -73,7 +73,7 @@ struct ListCommand: AsyncParsableCommand {
     /// Each ALSA device as a port: opened and closed again, its state "ok" or what failed.
     private func listALSA() throws {
         let alsa: AlsaCard
-        do { alsa = try AlsaCard(devices: options.alsaDevices) } catch { throw fail("\(error)") }
+        do { alsa = try AlsaCard(devices: options.alsaDevices) } catch { throw fail(error) }
         var ports: [Port] = []
         var failures = 0
         for p in alsa.ports {

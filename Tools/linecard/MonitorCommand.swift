@@ -58,7 +58,7 @@ struct MonitorCommand: AsyncParsableCommand {
             await line.hangUp()
             if options.json { try printJSON(readings) } else if let record { print("recorded to \(record)") }
         } catch let error as CallError {
-            throw fail(error.description)
+            throw fail(error)
         }
     }
 

@@ -50,7 +50,7 @@ struct NumbersCommand: AsyncParsableCommand {
         func run<T: Encodable>(_ body: (NumberProviderClient) async throws -> T, text: (T) -> String) async throws {
             let result: T
             do { result = try await body(try client()) } catch let error as NumberProviderError {
-                throw fail("\(error)")
+                throw fail(error)
             }
             if json {
                 let encoder = JSONEncoder()

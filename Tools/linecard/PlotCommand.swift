@@ -31,12 +31,12 @@ struct PlotCommand: AsyncParsableCommand {
     func run() async throws {
         let samples: [Int16]
         if let input {
-            do { samples = try WAVFile.read(input) } catch { throw fail("\(error)") }
+            do { samples = try WAVFile.read(input) } catch { throw fail(error) }
         } else {
             samples = try await recordChannel(channel ?? 0)
         }
         let picture = Picture.draw(samples)
-        do { try picture.write(to: output) } catch { throw fail("\(error)") }
+        do { try picture.write(to: output) } catch { throw fail(error) }
         print("wrote \(output): \(picture.width)×\(picture.height), \(String(format: "%.2f", Double(samples.count) / 8000)) s of audio")
     }
 
@@ -54,7 +54,7 @@ struct PlotCommand: AsyncParsableCommand {
             await line.hangUp()
             return try WAVFile.read(file)
         } catch let error as CallError {
-            throw fail(error.description)
+            throw fail(error)
         }
     }
 }

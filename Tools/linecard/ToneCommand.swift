@@ -40,7 +40,7 @@ struct ToneCommand: AsyncParsableCommand {
             await line.hangUp()
             print(String(format: "played %@ for %.2f s (%@)", name.uppercased(), played, cause.rawValue))
         } catch let error as CallError {
-            throw fail(error.description)
+            throw fail(error)
         }
     }
 }

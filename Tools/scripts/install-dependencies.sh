@@ -15,6 +15,7 @@ packages=(
     libsamplerate0-dev # speech from 22.05 kHz down to the line's 8 kHz
     libsqlite3-dev   # the gateway's durable call queue
     libpng-dev       # linecard plot writes PNG pictures
+    libsndfile1-dev  # reading audio files (WAV in every encoding libsndfile knows)
     python3          # the reference HTTP client, in the gateway tests
 )
 if (($#)); then packages=("$@"); fi

@@ -26,6 +26,12 @@ public enum FaxDocument {
     /// The page widths T.4 allows at 204 pixels per inch (A4, B4, A3).
     static let widths: Set<Int> = [1728, 2048, 2432]
 
+    /// The most rows a page may have: 16,384, over 2 m of paper at fine resolution (196 rows an
+    /// inch). A longer page is refused before any of it is decoded.
+    public static let maxRowsPerPage = 16_384
+    /// The most pages one file may have.
+    public static let maxPages = 1_000
+
     /// The number of pages of a TIFF fit to fax; throws saying what is wrong with it.
     public static func pageCount(of path: String) throws -> Int {
         guard FileManager.default.fileExists(atPath: path) else { throw CallError.error("no file \(path)") }
@@ -47,6 +53,12 @@ public enum FaxDocument {
                 throw CallError.error("\(path) page \(pages) is \(width) pixels wide: a fax page is 1728 (A4), 2048 (B4) or 2432 (A3)")
             }
             guard height > 0 else { throw CallError.error("\(path) page \(pages) has no rows") }
+            guard height <= maxRowsPerPage else {
+                throw CallError.error("\(path) page \(pages) has \(height) rows: a fax page has at most \(maxRowsPerPage)")
+            }
+            guard pages < maxPages || TIFFReadDirectory(tiff) == 0 else {
+                throw CallError.error("\(path) has more than \(maxPages) pages, the most a fax document may have")
+            }
         } while TIFFReadDirectory(tiff) != 0
         return pages
     }
