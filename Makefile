@@ -6,7 +6,7 @@
 SWIFT ?= swift
 export PATH := $(PATH):/opt/swift/usr/bin
 
-.PHONY: run demo test test-dahdi deps bench bench-gateway clean
+.PHONY: run demo test test-dahdi fuzz deps bench bench-gateway clean
 
 deps:
 	@Tools/scripts/install-dependencies.sh
@@ -32,6 +32,11 @@ test-dahdi: deps
 	$(SWIFT) build --build-tests
 	Tools/dahdi-guest/run.sh
 
+# The fuzzers: every parser of outside bytes under libFuzzer and AddressSanitizer, FUZZ_SECONDS
+# (60) each, from the seed corpus in Fuzz/ (CI runs this beside `make test`).
+fuzz: deps
+	Tools/scripts/fuzz.sh
+
 bench: deps
 	$(SWIFT) run -c release linecard-bench engine
 	$(SWIFT) run -c release linecard-bench paced --channels 240 --seconds 60
@@ -41,4 +46,4 @@ bench-gateway: deps
 	python3 Benchmarks/gateway/load.py --gateway .build/release/linecard-gateway
 
 clean:
-	rm -rf .build .build-tsan
+	rm -rf .build .build-tsan .build-fuzz

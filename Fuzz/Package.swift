@@ -8,9 +8,10 @@ let package = Package(
     name: "LinecardFuzz",
     dependencies: [.package(name: "Linecard", path: "..")],
     targets: [
+        .target(name: "CFuzzDriver"),
         .executableTarget(
             name: "linecard-fuzz",
-            dependencies: [.product(name: "LinecardFuzzTargets", package: "Linecard")]),
+            dependencies: ["CFuzzDriver", .product(name: "LinecardFuzzTargets", package: "Linecard")]),
     ],
     swiftLanguageModes: [.v6]
 )

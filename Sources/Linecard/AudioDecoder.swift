@@ -66,8 +66,10 @@ struct AudioDecoder {
         return out
     }
 
+    /// A decoded sample as line audio; a float file can hold anything, NaN and infinities too.
     static func sample(_ value: Float) -> Int16 {
-        Int16(clamping: Int((value * 32768).rounded()))
+        guard value.isFinite else { return 0 }
+        return Int16((min(max(value * 32768, -32768), 32767)).rounded())
     }
 
     private static func seconds(_ value: Double) -> String {

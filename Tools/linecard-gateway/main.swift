@@ -16,7 +16,11 @@ struct GatewayCommand: AsyncParsableCommand {
         discussion: """
             Without a configuration file the gateway drives the simulated card (four FXO lines to a
             model exchange) and listens on 127.0.0.1:8155. Requests are kept in
-            DATA/calls.sqlite and survive a restart. On a DAHDI card or ALSA devices, set
+            DATA/calls.sqlite and survive a restart; one gateway at a time may use a data folder.
+            Audio files and call lists are read only from DATA/files (a relative path is taken
+            from there) and the folders in "allowedFileFolders". Connections, request sizes and
+            timeouts are bounded by "limits"; the JSON interface takes only application/json
+            and refuses other web pages' requests unless "allowedOrigins" names them. On a DAHDI card or ALSA devices, set
             "card": {"kind": "dahdi", "channels": [1, 2]} or {"kind": "alsa", "devices": [...]}
             in the configuration. docs/GATEWAY.md describes the configuration keys, the
             endpoints and the call outcomes.
