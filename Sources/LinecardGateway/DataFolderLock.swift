@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import Foundation
 import SystemPackage
 
 /// One gateway per data folder: an exclusive lock on `DATA/gateway.lock`, held while the

@@ -276,7 +276,7 @@ final class Dialer: Sendable {
                 throw RequestError.bad("Service Error: \(error.message)")
             }
             do {
-                samples = try WAVFile.read(opened, maxDuration: .milliseconds(Int(configuration.limits.maxAudioSeconds * 1000)))
+                samples = try WAVFile.read(opened, maxDuration: configuration.limits.maxAudioDuration)
             } catch {
                 throw RequestError.bad("Service Error: the audio file \(path) cannot be played: \(error)")
             }

@@ -47,6 +47,7 @@ public struct GatewayConfiguration: Sendable, Equatable {
         public init() {}
 
         var fileTimeout: Duration { .milliseconds(Int(fileTimeoutSeconds * 1000)) }
+        var maxAudioDuration: Duration { .milliseconds(Int(maxAudioSeconds * 1000)) }
         /// Connections beyond `maxConnections` accepted only to be told 503 (or served /health);
         /// fewer when the descriptor limit is low.
         static let reserveConnections = 32
