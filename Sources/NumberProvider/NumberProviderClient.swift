@@ -3,7 +3,7 @@ import Foundation
 import FoundationNetworking
 #endif
 
-/// A client of the number-rental service (../shared/reference/number-provider-client.txt):
+/// A client of the number-rental service (DTMF.io's API, docs/NUMBER-PROVIDER.md):
 /// one async method per documented function, arguments checked before any request, results
 /// typed. The token travels in the `Authorization` header only, and no message or
 /// description contains it.
