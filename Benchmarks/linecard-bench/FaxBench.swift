@@ -85,13 +85,14 @@ struct FaxBench: AsyncParsableCommand {
         let toSend = try FaxToSend(document)
         let lineStart = card.engine.lineTime
         let start = DispatchTime.now().uptimeNanoseconds
-        guard try b.faxReceiver.start(to: out) else { throw ValidationError("the receiver did not start") }
+        async let receiving = b.faxReceiver.start(to: out)
         let cause = try await a.faxSender.send(toSend)
+        guard try await receiving else { throw ValidationError("the receiver did not start") }
         _ = await b.faxReceiver.waitUntilFinished(timeout: .seconds(60))
         let wall = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         let line = Double(card.engine.lineTime - lineStart) / 8000
         guard cause == .normal, try FaxDocument.read(out).map(\.black) == content.map(\.black) else {
-            throw ValidationError("the fax through the stack failed: \(cause.rawValue) \(a.faxSender.details.rawCause)")
+            throw ValidationError("the fax through the stack failed: \(cause.rawValue) \(a.faxSender.details.rawCauseDescription)")
         }
         await a.hangUp()
         await b.hangUp()

@@ -313,7 +313,11 @@ public final class CallChannel: Sendable {
     // MARK: Rules shared by media functions
 
     func requireAnswered(_ c: ChannelCore, _ what: String) throws {
-        if c.state == .idle || c.state == .waiting { throw CallError.hangup("port \(port) has no call (IDLE): cannot \(what)") }
+        if c.state == .idle { throw CallError.hangup("port \(port) has no call (IDLE): cannot \(what)") }
+        // WAITING is not IDLE: the reference's rule gives Error for every other state.
+        if c.state == .waiting {
+            throw CallError.error("cannot \(what) on port \(port): it is WAITING for an incoming call, not ANSWERED")
+        }
         guard c.state == .answered else {
             throw CallError.error("cannot \(what) on port \(port): the call is \(c.state.rawValue), not ANSWERED")
         }
@@ -324,6 +328,12 @@ public final class CallChannel: Sendable {
     func send(_ operation: EngineCommand.Operation) {
         // The command queue holds 1024; a full queue means the engine is not running.
         try? engine.submit(EngineCommand(port: port, operation))
+    }
+
+    /// Submits a command whose refusal ends a job; false when the engine refused it (the
+    /// port is closed, or the engine is not running).
+    func trySend(_ operation: EngineCommand.Operation) -> Bool {
+        (try? engine.submit(EngineCommand(port: port, operation))) != nil
     }
 
     func setTimer(_ c: inout ChannelCore, after duration: Duration) -> Int32 {
@@ -364,7 +374,15 @@ public final class CallChannel: Sendable {
                 // The program is waiting again: virtual line time may run.
                 c.pendingHold = nil
                 if let ready = check(&c) { return ready }
-                let timer = timeout.map { setTimer(&c, after: $0) }
+                let timer: Int32?
+                if let timeout {
+                    let id = c.newTimerID()
+                    // A port the engine no longer runs has no line time: the wait is over.
+                    guard trySend(.setTimer(id: id, lineTime: max(engine.lineTime, c.now) + timeout.samples)) else { return timedOut(&c) }
+                    timer = id
+                } else {
+                    timer = nil
+                }
                 c.waiters.append(Waiter(id: id) { c in
                     if let ready = check(&c) {
                         if let timer { self.send(.cancelTimer(id: timer)) }

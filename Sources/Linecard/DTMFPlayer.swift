@@ -27,9 +27,14 @@ extension CallChannel {
         /// they are sent; returns the termination cause.
         ///
         /// Throws `CallError.hangup` when the call is IDLE, and `CallError.error` when it is
-        /// not ANSWERED, a play is already in progress, the channel has an external audio
-        /// source (it is connected), the string is longer than 32, or it holds an invalid
-        /// character.
+        /// not ANSWERED (WAITING included), a play is already in progress, the channel has an
+        /// external audio source (it is connected, or a file play or fax job is running), the
+        /// string is longer than 32, or it holds an invalid character.
+        ///
+        /// A job that fails leaves the state ERROR: the cause is ERROR when the card refused
+        /// the digits or the port went out of service, and TIMEOUT when the card did not
+        /// finish them in time. A job the far end's hang-up ended is not a failure (IDLE,
+        /// HANGUP).
         @discardableResult
         public func play(_ digits: String) async throws -> Cause {
             try channel.core.withLock { c in
@@ -37,6 +42,9 @@ extension CallChannel {
                 if c.playingDigits { throw CallError.error("a DTMF play is already in progress on port \(channel.port)") }
                 if let peer = c.connectedTo {
                     throw CallError.error("port \(channel.port) has an external audio source (connected to port \(peer)): it cannot play DTMF")
+                }
+                if c.playback != nil {
+                    throw CallError.error("port \(channel.port) has an external audio source (a file is playing): it cannot play DTMF")
                 }
                 guard digits.count <= Self.maximumLength else {
                     throw CallError.error("the digit string has \(digits.count) characters; at most \(Self.maximumLength) are allowed")
@@ -46,10 +54,16 @@ extension CallChannel {
                 }
                 c.playingDigits = true
             }
+            if let fax = channel.faxStatus.withLock({ $0.running ? $0.state : nil }) {
+                channel.core.withLock { $0.playingDigits = false }
+                throw CallError.error("port \(channel.port) has an external audio source (a fax job is \(fax.rawValue)): it cannot play DTMF")
+            }
             channel.playerStatus.withLock { $0 = (.playing, .none) }
             let cause = await playChunks(digits)
             channel.core.withLock { $0.playingDigits = false }
-            channel.playerStatus.withLock { $0 = (cause == .error ? .error : .idle, cause) }
+            // The reference's ERROR state is "a play job failed": a refused job or an expired
+            // timer, not a call the far end ended.
+            channel.playerStatus.withLock { $0 = (cause == .error || cause == .timeout ? .error : .idle, cause) }
             return cause
         }
 
@@ -63,8 +77,8 @@ extension CallChannel {
                         chunk = ""
                     }
                     if ch == "," {
-                        let idle = await channel.wait(until: Self.commaPause) { c in c.state == .idle ? true : nil } timedOut: { _ in false }
-                        if idle { return .hangup }
+                        let paused = await channel.wait(until: Self.commaPause) { c in Self.ending(c) } timedOut: { _ in Cause.normal }
+                        if paused != .normal { return paused }
                     }
                 } else {
                     chunk.append(ch)
@@ -73,15 +87,23 @@ extension CallChannel {
             return .normal
         }
 
+        /// Why a job must stop now, if it must: the port went out of service (ERROR) or the
+        /// call ended (HANGUP).
+        private static func ending(_ c: ChannelCore) -> Cause? {
+            if c.outOfService != nil { return .error }
+            return c.state == .idle ? .hangup : nil
+        }
+
         private func send(_ chunk: String) async -> Cause {
-            channel.core.withLock { c in
+            let accepted = channel.core.withLock { c -> Bool in
                 c.digitsDone = false
-                channel.send(.sendDigits(DigitString(chunk)!))
+                return channel.trySend(.sendDigits(DigitString(chunk)!))
             }
+            guard accepted else { return .error }
             // 105 ms a digit at spandsp's timing; twice that and a second more is a fault.
             let limit = Duration.milliseconds(210 * chunk.count + 1000)
             let outcome = await channel.wait(until: limit) { c -> Cause? in
-                if c.state == .idle { return .hangup }
+                if let ended = Self.ending(c) { return ended }
                 return c.digitsDone ? .normal : nil
             } timedOut: { _ in .timeout }
             if outcome != .normal { channel.send(.stopDigits) }

@@ -50,7 +50,7 @@ extension CallChannel {
     @discardableResult
     public func retrieveTransferredCall() async throws -> CallState {
         let leg = try core.withLock { c -> Int? in
-            if c.state == .idle || c.state == .waiting { throw CallError.hangup("port \(port) has no call (IDLE): nothing to retrieve") }
+            if c.state == .idle { throw CallError.hangup("port \(port) has no call (IDLE): nothing to retrieve") }
             if c.state == .reconnecting { return nil }
             guard c.state == .transferred else {
                 throw CallError.error("cannot retrieve on port \(port): the call is \(c.state.rawValue), not TRANSFERRED")
@@ -68,7 +68,7 @@ extension CallChannel {
     @discardableResult
     public func waitForTransferredCallRetrieval(timeout: Duration? = nil) async throws -> CallState {
         try core.withLock { c in
-            if c.state == .idle || c.state == .waiting { throw CallError.hangup("port \(port) has no call (IDLE)") }
+            if c.state == .idle { throw CallError.hangup("port \(port) has no call (IDLE)") }
             guard c.state == .transferred || c.state == .reconnecting || c.state == .answered else {
                 throw CallError.error("port \(port) has no transferred call to wait for: the call is \(c.state.rawValue)")
             }
@@ -125,7 +125,10 @@ extension CallChannel {
         }
         guard other !== self else { throw CallError.error("a call cannot be transferred onto its own channel") }
         let otherState = other.state
-        guard otherState == .idle || otherState == .waiting else {
+        if otherState == .waiting {
+            throw CallError.error("the other call (port \(other.port)) must be IDLE to place the transfer's leg; it is WAITING for an incoming call")
+        }
+        guard otherState == .idle else {
             throw CallError.error("the other call (port \(other.port)) must be IDLE to place the transfer's leg; it is \(otherState.rawValue)")
         }
         guard let player = tonePlayer else {

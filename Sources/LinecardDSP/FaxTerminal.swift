@@ -18,7 +18,9 @@ public final class FaxTerminal {
     /// Called (on the thread running the terminal) when T.30 has negotiated the session
     /// (phase B) and after each page (phase D).
     public var onNegotiated: (() -> Void)?
-    public var onPage: (() -> Void)?
+    /// Phase D, with whether the page just handled is the last: a receiver knows it from the
+    /// sender's post-page message (EOP), a sender from its own page count.
+    public var onPage: ((_ last: Bool) -> Void)?
     /// Called when the session ends (phase E), with the completion code.
     public var onFinished: ((Int32) -> Void)?
 
@@ -71,7 +73,17 @@ public final class FaxTerminal {
     }
 
     fileprivate func negotiated() { onNegotiated?() }
-    fileprivate func pageDone() { onPage?() }
+    fileprivate func pageDone(_ fcf: Int32) {
+        // A receiver's phase D comes with the sender's post-page command; a sender's with the
+        // receiver's answer to it.
+        let commands = [T30_MPS, T30_EOP, T30_EOM, T30_PRI_MPS, T30_PRI_EOP, T30_PRI_EOM].map { Int32($0) }
+        if commands.contains(fcf) {
+            onPage?(fcf == Int32(T30_EOP) || fcf == Int32(T30_PRI_EOP))
+        } else {
+            let s = statistics
+            onPage?(s.pagesInFile > 0 && s.pagesSent >= s.pagesInFile)
+        }
+    }
 
     /// Which modems it offers or accepts.
     public func setModems(v27: Bool, v29: Bool, v17: Bool) {
@@ -177,6 +189,6 @@ private func faxPhaseBHandler(_ t30: OpaquePointer?, _ userData: UnsafeMutableRa
 }
 
 private func faxPhaseDHandler(_ t30: OpaquePointer?, _ userData: UnsafeMutableRawPointer?, _ result: Int32) -> Int32 {
-    Unmanaged<FaxTerminal>.fromOpaque(userData!).takeUnretainedValue().pageDone()
+    Unmanaged<FaxTerminal>.fromOpaque(userData!).takeUnretainedValue().pageDone(result)
     return Int32(T30_ERR_OK)
 }

@@ -644,6 +644,9 @@ public final class Engine: @unchecked Sendable {
             }
         case .deactivate:
             if p.lockstep { lockstepPorts -= 1 }
+            // A closed port's timers will never come due: fire them now, so that nothing
+            // waits for ever on a port that is gone.
+            p.fireTimers(dueBy: .max) { emit(port, .timer(id: $0)) }
             p.reset()
             p.playbackRing.discardAll()
             p.recordRing.discardAll()

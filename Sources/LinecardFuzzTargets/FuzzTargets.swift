@@ -34,7 +34,7 @@ public enum FuzzTargets {
     /// A form body or query string of the simple call interface, decoded and turned into a
     /// request (its files looked for in a folder of the fuzzer's own).
     public static func form(_ data: Data) {
-        guard let fields = try? SimpleCallInterface.decodeForm(String(decoding: data, as: UTF8.self)) else { return }
+        guard let fields = try? SimpleCallInterface.decodeForm(data) else { return }
         var form: [String: String] = [:]
         for (name, value) in fields where form[name] == nil { form[name] = value }
         let interface = self.interface

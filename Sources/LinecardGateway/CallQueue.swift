@@ -8,10 +8,28 @@ public struct RetryPolicy: Sendable, Codable, Equatable {
     public var attempts: Int = 3
     /// Seconds between attempts (between rounds, for a call list).
     public var interval: Double = 60
+    /// Rounds of a call-till-confirm list; 0 (the default) keeps calling until someone
+    /// confirms or `firstocc` runs out, as "keep calling until anyone enters the code" says.
+    public var confirmRounds: Int = 0
 
-    public init(attempts: Int = 3, interval: Double = 60) {
+    public init(attempts: Int = 3, interval: Double = 60, confirmRounds: Int = 0) {
         self.attempts = attempts
         self.interval = interval
+        self.confirmRounds = confirmRounds
+    }
+
+    /// When attempt `attempt + 1` of a request may start after attempt `attempt` (counted from
+    /// 1) failed at `now`, or nil when the request has run out: a call list goes straight on
+    /// to the next number and waits `interval` after each round; no attempt starts after
+    /// `deadline` (`firstocc`); a plain request or list stops after `attempts` rounds, a
+    /// call-till-confirm list after `confirmRounds` (0: no limit but the deadline).
+    public func nextAttempt(after attempt: Int, numbers: Int, untilConfirmed: Bool, now: Date, deadline: Date) -> Date? {
+        let calls = max(1, numbers)
+        let next = now.addingTimeInterval(attempt % calls == 0 ? interval : 0)
+        guard next <= deadline else { return nil }
+        let rounds = untilConfirmed ? confirmRounds : attempts
+        if rounds > 0, attempt >= rounds * calls { return nil }
+        return next
     }
 }
 
@@ -234,11 +252,11 @@ public final class CallQueue: Sendable {
             text = why; canRetry = true; interrupted = true
         }
         if case .made = result {} else {
-            // A call list goes straight on to the next person; a round, or a single
-            // number, waits the retry interval.
-            let delay = attempt % calls == 0 ? policy.interval : 0
-            next = now.addingTimeInterval(delay)
-            if canRetry && attempt < policy.attempts * calls && next <= record.request.deadline {
+            let due = canRetry ? policy.nextAttempt(after: attempt, numbers: calls, untilConfirmed: record.request.confirmationCode != nil,
+                                                    now: now, deadline: record.request.deadline) : nil
+            if let due {
+                next = due
+                let delay = due.timeIntervalSince(now)
                 status = .retry
                 outcome = interrupted ? .interrupted : .retry
                 reason = delay > 0 ? "\(text). Try in \(Self.describe(seconds: delay))" : "\(text). Calling the next number"

@@ -11,6 +11,7 @@ import NIOCore
 import ServiceLifecycle
 import NumberProvider
 import SimulatedCard
+import Synchronization
 
 /// The gateway daemon: a card, the durable call queue, the dialer working the queue on the
 /// card's FXO lines, and the HTTP server taking requests.
@@ -31,6 +32,8 @@ public final class Gateway: Sendable {
     /// Held while the gateway lives: one gateway per data folder.
     private let lock: DataFolderLock
     private let connections = GatewayHTTPChannel.Connections()
+    /// Set once the server listens: an I/O error before that is a failure to listen.
+    private let listening = Atomic<Bool>(false)
 
     public init(configuration: GatewayConfiguration, logger: Logger = Logger(label: "linecard.gateway")) throws {
         try configuration.validate()
@@ -102,6 +105,7 @@ public final class Gateway: Sendable {
                                  availableConnectionsDelegate: MaximumAvailableConnections(limits.maxConnections + reserve)),
             services: [DialerService(dialer: dialer, grace: configuration.gracePeriod, logger: logger)],
             onServerRunning: { [logger, dialer] channel in
+                self.listening.store(true, ordering: .releasing)
                 let port = channel.localAddress?.port ?? 0
                 logger.info("listening on \(self.configuration.address):\(port)")
                 dialer.startCalling()
@@ -111,7 +115,7 @@ public final class Gateway: Sendable {
         defer { card.shutdown() }
         do {
             try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
-        } catch let error as IOError {
+        } catch let error as IOError where !listening.load(ordering: .acquiring) {
             throw ListenError(address: configuration.address, port: configuration.port, error: error)
         }
     }

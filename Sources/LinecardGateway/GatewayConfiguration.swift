@@ -132,6 +132,7 @@ public struct GatewayConfiguration: Sendable, Equatable {
         if var retry = try reader.object("retry") {
             c.retry.attempts = try retry.int("attempts", default: c.retry.attempts, range: 1...100)
             c.retry.interval = try retry.double("interval", default: c.retry.interval, range: 0...86_400)
+            c.retry.confirmRounds = try retry.int("confirmRounds", default: c.retry.confirmRounds, range: 0...10_000)
             try retry.finish()
         }
         c.defaultFirstOccurrence = try reader.double("defaultFirstOccurrence", default: c.defaultFirstOccurrence, range: 0...525_600)

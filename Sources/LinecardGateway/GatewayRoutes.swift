@@ -32,9 +32,10 @@ struct AccessPolicy: RouterMiddleware {
             return try await next(request, context)
         }
         metrics.requestRejected()
+        let address = context.peer ?? "unknown"
         let why = token == nil
-            ? "this gateway serves clients on its allowed networks only (allowedNetworks in its configuration)"
-            : "this gateway serves clients on its allowed networks, or with Authorization: Bearer <token>"
+            ? "this gateway serves clients on its allowed networks only, and your address \(address) is not on them: add its network to allowedNetworks in the gateway's configuration (for example \"192.168.1.0/24\")"
+            : "this gateway serves clients on its allowed networks, or with Authorization: Bearer <token>; your address \(address) is not on them: send the token, or add its network to allowedNetworks"
         // A refused client's connection is closed: it cannot hold the gateway's descriptors.
         var response = Response.text("ERROR: \(why)\n", status: .forbidden)
         response.headers[.connection] = "close"
@@ -238,10 +239,10 @@ struct GatewayRoutes: Sendable {
     /// first value of a repeated name counts.
     static func form(_ request: Request, limit: Int) async throws -> [String: String] {
         var form: [String: String] = [:]
-        func add(_ encoded: String) throws {
+        func add(_ encoded: some Collection<UInt8>) throws {
             for (name, value) in try SimpleCallInterface.decodeForm(encoded) where form[name] == nil { form[name] = value }
         }
-        if let query = request.uri.query, !query.isEmpty { try add(query) }
+        if let query = request.uri.query, !query.isEmpty { try add(query.utf8) }
         if request.method == .post {
             let body = request.body
             let buffer: ByteBuffer
@@ -250,16 +251,16 @@ struct GatewayRoutes: Sendable {
             } catch {
                 throw RequestError.bad("the request body cannot be read: \(error)")
             }
-            let text = String(buffer: buffer)
             let type = request.headers[.contentType]?.lowercased() ?? ""
-            if !text.isEmpty {
+            // Clients end the body with a line break at times; it is not part of the last value.
+            let bytes = Array(buffer.readableBytesView)
+            let isSpace = { (byte: UInt8) in byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 }
+            if let first = bytes.firstIndex(where: { !isSpace($0) }), let last = bytes.lastIndex(where: { !isSpace($0) }) {
+                let trimmed = bytes[first...last]
                 guard type.isEmpty || type.hasPrefix("application/x-www-form-urlencoded") else {
                     throw RequestError(status: 415, message: "send the parameters form-encoded (application/x-www-form-urlencoded), not \(type)")
                 }
-                guard String(validating: buffer.readableBytesView, as: UTF8.self) != nil else {
-                    throw RequestError.bad("the body is not UTF-8 text")
-                }
-                try add(text.trimmingCharacters(in: .whitespacesAndNewlines))
+                try add(trimmed)
             }
         }
         return form

@@ -131,12 +131,8 @@ public struct SimpleCallInterface: Sendable {
         }
         guard !people.isEmpty else { throw RequestError.bad("the call list has no numbers") }
         // A list read from a file is never quoted back: its entries are named by place only.
-        guard people.count <= configuration.limits.maxCallListSize else {
-            throw RequestError.bad("the call list has \(people.count) numbers; this gateway takes at most \(configuration.limits.maxCallListSize)")
-        }
-        for (n, number) in people.enumerated() where (try? Self.dialString(number, parameter: "")) == nil {
-            throw RequestError.bad("call list entry \(n + 1) is not a phone number: use digits, +, -, spaces, *, # and , (at most 20 digits)")
-        }
+        try checkCallList(people, size: { "the call list has \($0) numbers" }, entry: { "call list entry \($0 + 1)" },
+                          quotingEntries: numbers != nil)
         return NewCallRequest(info: info, phoneNumber: phoneNumber, numbers: people, message: .audioFile(wav),
                               confirmationCode: confirmationCode, selfDelete: selfDelete, deadline: deadline, warnings: warnings)
     }
@@ -148,21 +144,53 @@ public struct SimpleCallInterface: Sendable {
         return body
     }
 
-    /// Decodes `name=value&…` as browsers and clients send it: `+` is a space, `%XX` a
-    /// byte of UTF-8. Characters that should have been encoded are taken as they are.
-    public static func decodeForm(_ text: String) throws -> [(String, String)] {
-        func decode(_ part: Substring) throws -> String {
-            let spaced = part.replacingOccurrences(of: "+", with: " ")
-            guard spaced.contains("%") else { return spaced }
-            guard let decoded = spaced.removingPercentEncoding else {
-                throw RequestError.bad("the parameters have a bad %-escape in \"\(part.prefix(40))\"")
+    /// Decodes `name=value&…` as browsers and clients send it: `+` is a space, `%XX` a byte,
+    /// and characters that should have been escaped are taken as they are. The bytes of a
+    /// name or value are read as UTF-8 when they are UTF-8, and otherwise as Windows-1252, the
+    /// code page Windows clients send (and a superset of ISO-8859-1's printable characters).
+    public static func decodeForm(_ encoded: some Collection<UInt8>) throws -> [(String, String)] {
+        func decode(_ part: ArraySlice<UInt8>) throws -> String {
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(part.count)
+            var i = part.startIndex
+            while i < part.endIndex {
+                switch part[i] {
+                case UInt8(ascii: "+"):
+                    bytes.append(0x20)
+                case UInt8(ascii: "%"):
+                    guard i + 2 < part.endIndex, let high = hexValue(part[i + 1]), let low = hexValue(part[i + 2]) else {
+                        let sample = String(decoding: part.prefix(40), as: UTF8.self)
+                        throw RequestError.bad("the parameters have a bad %-escape in \"\(sample)\"")
+                    }
+                    bytes.append(high << 4 | low)
+                    i += 2
+                default:
+                    bytes.append(part[i])
+                }
+                i += 1
             }
-            return decoded
+            return text(bytes)
         }
-        return try text.split(separator: "&", omittingEmptySubsequences: true).map { pair in
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+        return try Array(encoded).split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: true).map { pair in
+            let parts = pair.split(separator: UInt8(ascii: "="), maxSplits: 1, omittingEmptySubsequences: false)
             return (try decode(parts[0]), parts.count > 1 ? try decode(parts[1]) : "")
         }
+    }
+
+    private static func hexValue(_ c: UInt8) -> UInt8? {
+        switch c {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+
+    /// UTF-8 when the bytes are UTF-8; Windows-1252 otherwise.
+    static func text(_ bytes: [UInt8]) -> String {
+        if let utf8 = String(validating: bytes, as: UTF8.self) { return utf8 }
+        return String(bytes: bytes, encoding: .windowsCP1252)
+            ?? String(String.UnicodeScalarView(bytes.map { Unicode.Scalar($0) }))
     }
 
     // MARK: callstatusHandler.jsp
@@ -218,12 +246,17 @@ public struct SimpleCallInterface: Sendable {
     }
 
     /// A call-till-confirm list: within the configured size, every number dialable. `size`
-    /// and `entry` say how the request named the list and its entries.
-    func checkCallList(_ numbers: [String], size: (Int) -> String, entry: (Int) -> String) throws {
+    /// and `entry` say how the request named the list and its entries; without
+    /// `quotingEntries` (a list read from a file) a bad entry is named but not quoted.
+    func checkCallList(_ numbers: [String], size: (Int) -> String, entry: (Int) -> String, quotingEntries: Bool = true) throws {
         guard numbers.count <= configuration.limits.maxCallListSize else {
             throw RequestError.bad("\(size(numbers.count)); this gateway takes at most \(configuration.limits.maxCallListSize)")
         }
-        for (n, number) in numbers.enumerated() { _ = try Self.dialString(number, parameter: entry(n)) }
+        for (n, number) in numbers.enumerated() {
+            do { _ = try Self.dialString(number, parameter: entry(n)) } catch where !quotingEntries {
+                throw RequestError.bad("\(entry(n)) is not a phone number: use digits, +, -, spaces, *, # and , (at most 20 digits)")
+            }
+        }
     }
 
     static func flag(_ text: String?, name: String) throws -> Bool {

@@ -15,17 +15,19 @@ public enum GroupType: String, Codable, Sendable, CaseIterable {
     case mobile, local
 }
 
-/// A group numbers are rented from. Costs are in satoshis.
+/// A group numbers are rented from. Costs are in satoshis. Only `id` is required: the
+/// reference client hands back whatever the service sends, so a field the service leaves
+/// out or sends as null is nil here rather than a failed call.
 public struct NumberGroup: Codable, Sendable, Equatable {
     public var id: String
-    public var type: String
-    public var name: String
-    public var countryCode: String
-    public var smsSupport: Bool
-    public var voiceSupport: Bool
-    public var setupCost: Int64
-    public var rentalCostPerMinute: Int64
-    public var costPerInboundMessage: Int64
+    public var type: String?
+    public var name: String?
+    public var countryCode: String?
+    public var smsSupport: Bool?
+    public var voiceSupport: Bool?
+    public var setupCost: Int64?
+    public var rentalCostPerMinute: Int64?
+    public var costPerInboundMessage: Int64?
     /// nil where the group takes no calls.
     public var costPerInboundCallMinute: Int64?
 
@@ -41,25 +43,27 @@ public struct NumberGroup: Codable, Sendable, Equatable {
     }
 }
 
-/// An SMS a rented number sent or received.
+/// An SMS a rented number sent or received. Fields the service leaves out or sends as null
+/// are nil.
 public struct TextMessage: Codable, Sendable, Equatable {
-    public var from: String
-    public var to: String
-    public var content: String
-    public var timestamp: Date
-    public var success: Bool
+    public var from: String?
+    public var to: String?
+    public var content: String?
+    public var timestamp: Date?
+    public var success: Bool?
     /// Satoshis.
-    public var cost: Int64
+    public var cost: Int64?
 }
 
-/// A number the account rents.
+/// A number the account rents. Only `e164` is required; other fields the service leaves out
+/// or sends as null are nil (`messages`: empty).
 public struct RentedNumber: Codable, Sendable, Equatable {
     public var e164: String
-    public var groupId: String
-    public var sms: Bool
-    public var costPerMinute: Int64
-    public var costPerInboundMessage: Int64
-    public var assignmentStart: Date
+    public var groupId: String?
+    public var sms: Bool?
+    public var costPerMinute: Int64?
+    public var costPerInboundMessage: Int64?
+    public var assignmentStart: Date?
     /// Where its SMS go (a number or a webhook URL); nil when they are only stored.
     public var smsForwardedTo: String?
     public var messages: [TextMessage]
@@ -76,11 +80,11 @@ public struct RentedNumber: Codable, Sendable, Equatable {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         e164 = try c.decode(String.self, forKey: .e164)
-        groupId = try c.decode(String.self, forKey: .groupId)
-        sms = try c.decode(Bool.self, forKey: .sms)
-        costPerMinute = try c.decode(Int64.self, forKey: .costPerMinute)
-        costPerInboundMessage = try c.decode(Int64.self, forKey: .costPerInboundMessage)
-        assignmentStart = try c.decode(Date.self, forKey: .assignmentStart)
+        groupId = try c.decodeIfPresent(String.self, forKey: .groupId)
+        sms = try c.decodeIfPresent(Bool.self, forKey: .sms)
+        costPerMinute = try c.decodeIfPresent(Int64.self, forKey: .costPerMinute)
+        costPerInboundMessage = try c.decodeIfPresent(Int64.self, forKey: .costPerInboundMessage)
+        assignmentStart = try c.decodeIfPresent(Date.self, forKey: .assignmentStart)
         smsForwardedTo = try c.decodeIfPresent(String.self, forKey: .smsForwardedTo)
         // A new rental may come without the list at all.
         messages = try c.decodeIfPresent([TextMessage].self, forKey: .messages) ?? []

@@ -138,6 +138,8 @@ public struct NumberProviderClient: Sendable, CustomStringConvertible {
         switch status {
         case 200..<300: return (data, status)
         case 401, 403: throw NumberProviderError.unauthorized(status: status, message: Self.serviceMessage(data))
+        case 404 where spec.guessed, 405 where spec.guessed:
+            throw NumberProviderError.guessedPathRefused(method: spec.method, path: spec.path, status: status, message: Self.serviceMessage(data))
         default: throw NumberProviderError.http(status: status, message: Self.serviceMessage(data))
         }
     }

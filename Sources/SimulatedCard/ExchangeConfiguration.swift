@@ -133,12 +133,17 @@ public struct FaxMachine: Sendable {
     public var receiveFile: String?
     public var sendFile: String?
     public var identity: String
+    /// The machine stops hearing and sending this long after answering and stays on the
+    /// line, as a jammed machine does (nil: never). 0 is a line with nothing on it.
+    public var fallsSilentAfterMilliseconds: Int?
 
-    public init(answerAfterRings: Int = 1, receiveFile: String? = nil, sendFile: String? = nil, identity: String = "+1 555 0800") {
+    public init(answerAfterRings: Int = 1, receiveFile: String? = nil, sendFile: String? = nil, identity: String = "+1 555 0800",
+                fallsSilentAfterMilliseconds: Int? = nil) {
         self.answerAfterRings = answerAfterRings
         self.receiveFile = receiveFile
         self.sendFile = sendFile
         self.identity = identity
+        self.fallsSilentAfterMilliseconds = fallsSilentAfterMilliseconds
     }
 }
 

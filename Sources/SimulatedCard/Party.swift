@@ -15,6 +15,8 @@ final class Party {
     private var greetingPosition = 0
     private var digitsAt: Int64 = -1
     private var hangUpAt: Int64 = -1
+    /// When a fax machine goes dead (-1: never).
+    private var silentAt: Int64 = -1
     private var beepStart: Int64 = 0
     private var beepEnd: Int64 = 0
     private var echoes = false
@@ -62,6 +64,7 @@ final class Party {
             fax.setIdentity(m.identity)
             if let file = route.faxReceiveFile { fax.setReceiveFile(file) }
             if let file = m.sendFile { fax.setTransmitFile(file) }
+            silentAt = m.fallsSilentAfterMilliseconds.map { now + Int64($0 * 8) } ?? -1
             digitsAt = -1
             hangUpAt = -1
             echoes = false
@@ -88,6 +91,7 @@ final class Party {
             greetingPosition += n
         }
         if role == .fax, let fax = route.fax {
+            if silentAt >= 0, now >= silentAt { return true }
             // T.30 over (its DCN sent): the machine hangs up half a second later.
             if let code = fax.completion, hangUpAt < 0 {
                 hangUpAt = now + 4000
@@ -123,6 +127,7 @@ final class Party {
     /// The party hears the line; returns a digit it recognised (0 for none).
     func hear(_ samples: UnsafePointer<Int16>, count: Int, now: Int64, onDigit: (UInt8) -> Void) {
         if role == .fax {
+            if silentAt >= 0, now >= silentAt { return }
             route?.fax?.receive(samples, count: count)
             return
         }

@@ -217,9 +217,11 @@ final class DahdiAnalogPairTests: DahdiGuestTestCase {
         _ = try await lineSide.waitForIncomingCall(timeout: .seconds(15))
         _ = try await lineSide.answer()
         _ = await phoneSide.waitForAnswer(timeout: .seconds(10))
-        XCTAssertTrue(try lineSide.faxReceiver.start(to: out))
+        async let receiving = lineSide.faxReceiver.start(to: out)
         let started = Date()
         let cause = try await phoneSide.faxSender.send(try FaxToSend(path))
+        let received = try await receiving
+        XCTAssertTrue(received)
         XCTAssertEqual(cause, .normal, phoneSide.faxSender.details.rawCause)
         _ = await lineSide.faxReceiver.waitUntilFinished(timeout: .seconds(30))
         print("dahdi fax: one page in \(Int(Date().timeIntervalSince(started))) s, \(phoneSide.faxSender.details.negotiated)")

@@ -152,6 +152,32 @@ final class SimpleCallInterfaceTests: XCTestCase {
         XCTAssertTrue(gateway.logText().contains("startexec ignored"))
     }
 
+    /// Clients on Windows send text in their code page, escaped or not, and some speak HTTP/1.0.
+    func testTextInWindows1252AndHTTP10ClientsAreUnderstood() async throws {
+        let gateway = try RunningGateway()
+        // Escaped bytes of Windows-1252 ("Café crème – 5 €"), as a client using its default charset sends them.
+        let escaped = try await gateway.request("POST", "/ocall/callreqHandler.jsp",
+                                                body: Data("phoneno=201&txt=Caf%E9+cr%E8me+%96+5+%80&firstocc=60".utf8),
+                                                contentType: "application/x-www-form-urlencoded")
+        XCTAssertEqual(escaped.status, 200, escaped.body)
+        let id = try XCTUnwrap(HostileClientTests.reqID(escaped.body))
+        let message = try await gateway.call(String(id))?["message"] as? [String: Any]
+        XCTAssertEqual(message?["text"] as? String, "Café crème – 5 €")
+        // Unescaped ISO-8859-1 bytes in the body, over HTTP/1.0.
+        var body = Data("phoneno=201&firstocc=60&txt=Gr".utf8)
+        body.append(contentsOf: [0xFC, 0xDF, 0x65])  // "Grüße" without the final letters' escape
+        let raw = "POST /ocall/callreqHandler.jsp HTTP/1.0\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: \(body.count)\r\n\r\n"
+        let connection = try RawConnection(port: gateway.port)
+        connection.send(raw)
+        body.withUnsafeBytes { _ = Glibc.send(connection.descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        let reply = connection.read(seconds: 5)
+        XCTAssertTrue(reply.text.contains("[ReqId="), reply.text)
+        XCTAssertTrue(reply.closed, "an HTTP/1.0 connection is closed after the answer")
+        let rawID = try XCTUnwrap(HostileClientTests.reqID(reply.text))
+        let rawMessage = try await gateway.call(String(rawID))?["message"] as? [String: Any]
+        XCTAssertEqual(rawMessage?["text"] as? String, "Grüße")
+    }
+
     func testMalformedRequestsGet4xxWithAReason() async throws {
         let gateway = try RunningGateway(settings: ["limits": ["maxTextLength": 50, "maxRequestBytes": 2048]])
         let cases: [([String: String], Int, String)] = [

@@ -85,16 +85,20 @@ extension FaxTests {
         XCTAssertEqual(incoming, .callIncoming)
         _ = try await channel.answer()
         let out = Self.folder.appendingPathComponent("got-3.tif").path
-        XCTAssertTrue(try channel.faxReceiver.start(to: out))
+        let started = try await channel.faxReceiver.start(to: out)
+        XCTAssertTrue(started, "start returns once the first T.30 message has been exchanged")
         XCTAssertEqual(channel.faxReceiver.state, .receiving)
+        XCTAssertFalse(channel.faxReceiver.details.negotiated.isEmpty)
         let settings = try await channel.faxReceiver.waitForNegotiatedSettings(timeout: .seconds(30))
         XCTAssertEqual(settings["ECM"], "YES")
+        // The reference's loop runs once per page: lastPage is set with the third.
         var seen: [Int] = []
         while !channel.faxReceiver.details.lastPage {
             seen.append(try await channel.faxReceiver.waitForNextPage(timeout: .seconds(60)))
             if seen.count > 5 { break }
         }
-        XCTAssertEqual(seen.prefix(3), [1, 2, 3])
+        XCTAssertEqual(seen, [1, 2, 3])
+        XCTAssertEqual(channel.faxReceiver.state, .receiving, "the last page is known before the job ends")
         let cause = await channel.faxReceiver.waitUntilFinished(timeout: .seconds(30))
         XCTAssertEqual(cause, .normal, channel.faxReceiver.details.rawCause)
         XCTAssertEqual(channel.faxReceiver.state, .idle)
@@ -122,8 +126,10 @@ extension FaxTests {
             _ = try await b.answer()
             _ = await a.waitForAnswer(timeout: .seconds(10))
             let out = Self.folder.appendingPathComponent("modem-\(rate).tif").path
-            XCTAssertTrue(try b.faxReceiver.start(to: out))
+            async let receiving = b.faxReceiver.start(to: out)
             let cause = try await a.faxSender.send(try FaxToSend(path), options: options)
+            let received = try await receiving
+            XCTAssertTrue(received)
             XCTAssertEqual(cause, .normal, "\(options): \(a.faxSender.details.rawCause)")
             XCTAssertEqual(a.faxSender.details.negotiated["dataRate"], rate, "\(options)")
             XCTAssertEqual(a.faxSender.details.negotiated["ECM"], ecm, "\(options)")
@@ -156,16 +162,17 @@ extension FaxTests {
             (["v17": "NO", "MinDataRate": "14400"], .inconsistentOptions, ["v17": "NO", "MinDataRate": "14400"]),
             (["MinDataRate": "9600", "MaxDataRate": "4800"], .inconsistentOptions, ["MinDataRate": "9600", "MaxDataRate": "4800"]),
         ] {
-            let started = try channel.faxSender.start(document, options: options)
+            let started = try await channel.faxSender.start(document, options: options)
             XCTAssertFalse(started, "\(options)")
             XCTAssertEqual(channel.faxSender.cause, cause, "\(options)")
             XCTAssertEqual(channel.faxSender.details.failedOption, failed, "\(options)")
             XCTAssertEqual(channel.faxSender.state, .error)
         }
         // Stop: ABORTED; stop when not sending: true at once.
-        XCTAssertTrue(try channel.faxSender.start(document))
-        XCTAssertThrowsError(try channel.faxSender.start(document)) { XCTAssertTrue("\($0)".contains("already SENDING")) }
-        XCTAssertThrowsError(try channel.faxReceiver.start(to: "/nonexistent/x.tif")) { XCTAssertTrue("\($0)".contains("cannot write")) }
+        let begun = try await channel.faxSender.start(document)
+        XCTAssertTrue(begun)
+        await XCTAssertThrowsErrorAsync(try await channel.faxSender.start(document)) { XCTAssertTrue("\($0)".contains("already SENDING")) }
+        await XCTAssertThrowsErrorAsync(try await channel.faxReceiver.start(to: "/nonexistent/x.tif")) { XCTAssertTrue("\($0)".contains("cannot write")) }
         await bench.pass(3)
         let stopped = try await channel.faxSender.stop()
         XCTAssertTrue(stopped)
@@ -199,8 +206,11 @@ extension FaxTests {
         _ = try await b.waitForIncomingCall(timeout: .seconds(10))
         _ = try await b.answer()
         _ = await a.waitForAnswer(timeout: .seconds(10))
-        XCTAssertTrue(try b.faxReceiver.start(to: Self.folder.appendingPathComponent("cut.tif").path))
-        XCTAssertTrue(try a.faxSender.start(try FaxToSend(path)))
+        async let receiving = b.faxReceiver.start(to: Self.folder.appendingPathComponent("cut.tif").path)
+        let sending = try await a.faxSender.start(try FaxToSend(path))
+        XCTAssertTrue(sending)
+        let received = try await receiving
+        XCTAssertTrue(received)
         let first = try await a.faxSender.waitForNextPage(timeout: .seconds(60))
         XCTAssertEqual(first, 1)
         await b.hangUp()

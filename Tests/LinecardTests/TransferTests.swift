@@ -135,6 +135,16 @@ final class TransferTests: XCTestCase {
             XCTAssertTrue("\($0)".contains("must be IDLE"), "\($0)")
         }
         await busyOther.hangUp()
+        // A WAITING channel is not IDLE: the reference's rule refuses it too.
+        let waiter = bench.channel(8)
+        async let waited = waiter.waitForIncomingCall(timeout: .seconds(30))
+        while waiter.state != .waiting { await Task.yield() }
+        let hold = bench.card.engine.holdClock()
+        await XCTAssertThrowsErrorAsync(try await call.transferToInboundService(otherCall: waiter, callTo: "holder")) {
+            XCTAssertTrue("\($0)".hasPrefix("Error") && "\($0)".contains("WAITING"), "\($0)")
+        }
+        hold.cancel()
+        _ = try await waited
         // No tone player: an Error, before anything happens.
         let bare = bench.channel(5)
         try bench.sim.answerWhenRung(port: 5, afterRings: 1)

@@ -55,7 +55,7 @@ final class NumberProviderClientTests: XCTestCase {
         XCTAssertEqual(groups[0].countryCode, "cz")
         XCTAssertNil(groups[0].costPerInboundCallMinute, "null stays nil")
         XCTAssertEqual(groups[1].costPerInboundCallMinute, 300)
-        XCTAssertFalse(groups[0].voiceSupport)
+        XCTAssertEqual(groups[0].voiceSupport, false)
         let numbers = try await client.numbers()
         XCTAssertEqual(numbers.first?.messages.first?.content, "abc")
         let number = try await client.number(e164: "+1234567890")
@@ -129,9 +129,9 @@ final class NumberProviderClientTests: XCTestCase {
         await assertError(try await client.numbers(), .http(status: 500, message: "Internal Server Error"))
         service.reply("GET", "/api/v1/addresses", json: "[{\"address\": 1")
         await assertError(try await client.addresses(), .malformedResponse("not JSON"))
-        service.reply("GET", "/api/v1/groups", json: #"[{"id": "x"}]"#)
+        service.reply("GET", "/api/v1/groups", json: #"[{"name": "x"}]"#)
         do { _ = try await client.groups(type: .local); XCTFail() } catch NumberProviderError.malformedResponse(let why) {
-            XCTAssertTrue(why.contains("is missing"), why)
+            XCTAssertTrue(why.contains(".id is missing"), why)
         }
         service.reply("GET", "/api/v1/number", json: #"{"e164": "+1", "group_id": "g", "sms": true, "cost_per_minute": 1, "cost_per_inbound_message": 1, "assignment_start": "yesterday"}"#)
         do { _ = try await client.number(e164: "+1234567890"); XCTFail() } catch NumberProviderError.malformedResponse(let why) {
@@ -144,6 +144,52 @@ final class NumberProviderClientTests: XCTestCase {
         await assertError(try await impatient.account(), .timeout(seconds: 0.5))
         let nobody = try NumberProviderClient(token: token, baseURL: URL(string: "http://127.0.0.1:9/api/v1")!, timeout: 2)
         do { _ = try await nobody.account(); XCTFail() } catch NumberProviderError.unreachable {}
+    }
+
+    /// The reference's client hands back the service's dicts as they are: a null or missing
+    /// cost, flag or timestamp must not fail the whole call here either.
+    func testNullOrMissingOptionalFieldsDoNotFailTheCall() async throws {
+        service.reply("GET", "/api/v1/groups", json: """
+            [{"id": "cz-mobile", "type": "mobile", "name": "Czech Republic", "sms_support": null,
+              "setup_cost": null, "rental_cost_per_minute": 269}]
+            """)
+        let groups = try await client.groups(type: .mobile)
+        XCTAssertEqual(groups.first?.id, "cz-mobile")
+        XCTAssertNil(groups.first?.setupCost)
+        XCTAssertNil(groups.first?.smsSupport)
+        XCTAssertNil(groups.first?.costPerInboundMessage)
+        XCTAssertEqual(groups.first?.rentalCostPerMinute, 269)
+        service.reply("GET", "/api/v1/number", json: """
+            {"e164": "+1234567890", "group_id": "us-mobile", "cost_per_minute": null, "assignment_start": null,
+             "messages": [{"from": "+1234567890", "to": "+1234", "content": "abc", "timestamp": "2018-01-01T01:01:02.000000",
+                           "success": null}, {"from": "+1999", "content": "no cost, no success"}]}
+            """)
+        let number = try await client.number(e164: "+1234567890")
+        XCTAssertNil(number.costPerMinute)
+        XCTAssertNil(number.assignmentStart)
+        XCTAssertEqual(number.messages.count, 2)
+        XCTAssertNil(number.messages[0].success)
+        XCTAssertNil(number.messages[0].cost)
+        XCTAssertEqual(number.messages[1].content, "no cost, no success")
+    }
+
+    /// A 404 or 405 to a path the client guesses says that it is a guess, with the service's
+    /// own words; the same status on a documented path stays a plain HTTP error.
+    func testAWrongGuessedPathIsReportedAsSuchWithTheServicesText() async throws {
+        service.reply("POST", "/api/v1/numbers", status: 404, json: #"{"error": "no route POST /numbers; use /rentals"}"#)
+        await assertError(try await client.startRental(groupId: "us-mobile"),
+                          .guessedPathRefused(method: "POST", path: "numbers", status: 404, message: "no route POST /numbers; use /rentals"))
+        service.reply("PUT", "/api/v1/number/sms_action", FakeService.Reply(status: 405, body: "Method Not Allowed"))
+        do {
+            _ = try await client.setSMSAction(e164: "+1234567890", action: nil, destination: nil)
+            XCTFail("no error")
+        } catch let error as NumberProviderError {
+            let text = "\(error)"
+            XCTAssertTrue(text.contains("HTTP 405 to PUT number/sms_action: Method Not Allowed"), text)
+            XCTAssertTrue(text.contains("guesses"), text)
+        }
+        service.reply("GET", "/api/v1/number", status: 404, json: #"{"message": "not rented"}"#)
+        await assertError(try await client.number(e164: "+1234567890"), .http(status: 404, message: "not rented"))
     }
 
     func testTheTokenAppearsInNoDescriptionOrError() async throws {

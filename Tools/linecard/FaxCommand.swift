@@ -50,7 +50,7 @@ struct FaxCommand: AsyncParsableCommand {
             let line = try opened.channel(channel)
             do {
                 try await answeredCall(line, to: number)
-                guard try line.faxSender.start(document, options: faxOptions) else {
+                guard try await line.faxSender.start(document, options: faxOptions) else {
                     throw fail("fax options refused: \(line.faxSender.cause.rawValue) \(line.faxSender.details.failedOption)")
                 }
                 let cause = await FaxCommand.follow(line, card: card, total: document.pageCount, json: options.json) { line.faxSender.details } running: {
@@ -97,7 +97,7 @@ struct FaxCommand: AsyncParsableCommand {
                     throw fail("no call on channel \(channel) within \(wait) s")
                 }
                 _ = try await line.answer()
-                guard try line.faxReceiver.start(to: output, options: faxOptions) else {
+                guard try await line.faxReceiver.start(to: output, options: faxOptions) else {
                     throw fail("fax options refused: \(line.faxReceiver.cause.rawValue) \(line.faxReceiver.details.failedOption)")
                 }
                 let cause = await FaxCommand.follow(line, card: card, total: nil, json: options.json) { line.faxReceiver.details } running: {
@@ -143,11 +143,13 @@ struct FaxCommand: AsyncParsableCommand {
     static func report(_ cause: FaxCause, _ details: FaxDetails, json: Bool) throws {
         if json {
             struct Report: Encodable {
-                let cause: String, pages: Int, negotiated: [String: String], rawCause: String
+                let id: Int, cause: String, pages: Int, negotiated: [String: String], rawCause: String, rawCauseDescription: String
             }
-            try printJSON(Report(cause: cause.rawValue, pages: details.pages, negotiated: details.negotiated, rawCause: details.rawCause))
+            try printJSON(Report(id: details.id, cause: cause.rawValue, pages: details.pages, negotiated: details.negotiated,
+                                 rawCause: details.rawCause, rawCauseDescription: details.rawCauseDescription))
         } else {
-            print("\(cause.rawValue): \(details.pages) page(s); \(details.rawCause)")
+            let code = details.rawCause.isEmpty ? "" : " (fax error \(details.rawCause))"
+            print("\(cause.rawValue): \(details.pages) page(s); \(details.rawCauseDescription)\(code)")
         }
         if cause != .normal { throw ExitCode.failure }
     }

@@ -12,6 +12,12 @@ struct NumbersCommand: AsyncParsableCommand {
             the file given with --token-file; it is never taken on the command line, where other
             users could see it. docs/NUMBER-PROVIDER.md has the REST mapping.
 
+            The service documents only some of its REST paths. addresses, new-address, rent,
+            release and sms-action use paths this client infers or guesses (marked GUESSED
+            below); when the service answers 404 or 405 to one, the error says so and quotes
+            the service's own text. A field the service leaves out or sends as null is shown
+            as "-" (and left out of --json output) rather than failing the command.
+
             Examples:
               LINECARD_NUMBERS_TOKEN=… linecard numbers account
               linecard numbers groups mobile --json
@@ -72,7 +78,7 @@ struct NumbersCommand: AsyncParsableCommand {
     }
 
     struct Addresses: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "The account's bitcoin deposit addresses.")
+        static let configuration = CommandConfiguration(abstract: "The account's bitcoin deposit addresses (GUESSED path: GET addresses).")
         @OptionGroup var options: Options
         func run() async throws {
             try await options.run({ try await $0.addresses() }) { $0.map(\.address).joined(separator: "\n") }
@@ -80,7 +86,7 @@ struct NumbersCommand: AsyncParsableCommand {
     }
 
     struct NewAddress: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "new-address", abstract: "Make a new deposit address.")
+        static let configuration = CommandConfiguration(commandName: "new-address", abstract: "Make a new deposit address (GUESSED path: POST addresses).")
         @OptionGroup var options: Options
         func run() async throws {
             try await options.run({ try await $0.newAddress() }) { $0.address }
@@ -95,7 +101,7 @@ struct NumbersCommand: AsyncParsableCommand {
             try await options.run({ try await $0.groups(type: type) }) { groups in
                 groups.map { g in
                     let calls = g.costPerInboundCallMinute.map { "\($0)/call-min" } ?? "no calls"
-                    return "\(g.id)\t\(g.name)\tsms \(g.smsSupport ? "yes" : "no")\tvoice \(g.voiceSupport ? "yes" : "no")\tsetup \(g.setupCost)\t\(g.rentalCostPerMinute)/min\t\(g.costPerInboundMessage)/sms\t\(calls)"
+                    return "\(g.id)\t\(shown(g.name))\tsms \(yesNo(g.smsSupport))\tvoice \(yesNo(g.voiceSupport))\tsetup \(shown(g.setupCost))\t\(shown(g.rentalCostPerMinute))/min\t\(shown(g.costPerInboundMessage))/sms\t\(calls)"
                 }.joined(separator: "\n")
             }
         }
@@ -106,7 +112,7 @@ struct NumbersCommand: AsyncParsableCommand {
         @OptionGroup var options: Options
         func run() async throws {
             try await options.run({ try await $0.numbers() }) { numbers in
-                numbers.map { "\($0.e164)\t\($0.groupId)\tSMS to \($0.smsForwardedTo ?? "store")\t\($0.messages.count) messages" }
+                numbers.map { "\($0.e164)\t\(shown($0.groupId))\tSMS to \($0.smsForwardedTo ?? "store")\t\($0.messages.count) messages" }
                     .joined(separator: "\n")
             }
         }
@@ -118,23 +124,23 @@ struct NumbersCommand: AsyncParsableCommand {
         @OptionGroup var options: Options
         func run() async throws {
             try await options.run({ try await $0.number(e164: e164) }) { n in
-                (["\(n.e164) (\(n.groupId)) since \(n.assignmentStart), SMS to \(n.smsForwardedTo ?? "store")"]
-                    + n.messages.map { "  \($0.timestamp)  \($0.from) -> \($0.to): \($0.content)" }).joined(separator: "\n")
+                (["\(n.e164) (\(shown(n.groupId))) since \(shown(n.assignmentStart)), SMS to \(n.smsForwardedTo ?? "store")"]
+                    + n.messages.map { "  \(shown($0.timestamp))  \(shown($0.from)) -> \(shown($0.to)): \(shown($0.content))" }).joined(separator: "\n")
             }
         }
     }
 
     struct Rent: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Rent a number from a group.")
+        static let configuration = CommandConfiguration(abstract: "Rent a number from a group (GUESSED path: POST numbers).")
         @Argument(help: "A group id from `linecard numbers groups`.") var groupID: String
         @OptionGroup var options: Options
         func run() async throws {
-            try await options.run({ try await $0.startRental(groupId: groupID) }) { "rented \($0.e164) from \($0.groupId)" }
+            try await options.run({ try await $0.startRental(groupId: groupID) }) { "rented \($0.e164) from \(shown($0.groupId))" }
         }
     }
 
     struct Release: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "End the rental of a number.")
+        static let configuration = CommandConfiguration(abstract: "End the rental of a number (GUESSED path: DELETE number).")
         @Argument(help: "The number, in E.164.") var e164: String
         @OptionGroup var options: Options
         func run() async throws {
@@ -144,7 +150,8 @@ struct NumbersCommand: AsyncParsableCommand {
 
     struct SMSActionCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "sms-action", abstract: "Choose what happens to a number's SMS: none (store), forward or webhook.")
+            commandName: "sms-action",
+            abstract: "Choose what happens to a number's SMS: none (store), forward or webhook (GUESSED path: PUT number/sms_action).")
         @Argument(help: "The number, in E.164.") var e164: String
         @Argument(help: "none, forward or webhook") var action: String
         @Argument(help: "forward: the E.164 number to forward to; webhook: the http(s) URL") var destination: String?
@@ -157,3 +164,7 @@ struct NumbersCommand: AsyncParsableCommand {
         }
     }
 }
+
+/// A field the service may leave out, for the text output.
+private func shown(_ value: (some CustomStringConvertible)?) -> String { value.map { "\($0)" } ?? "-" }
+private func yesNo(_ value: Bool?) -> String { value.map { $0 ? "yes" : "no" } ?? "-" }

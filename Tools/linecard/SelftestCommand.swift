@@ -125,10 +125,12 @@ struct SelftestCommand: AsyncParsableCommand {
         let page = FaxDocument.Page(height: height, black: black)
         let sent = folder.appendingPathComponent("fax.tif").path, received = folder.appendingPathComponent("fax-in.tif").path
         try FaxDocument.write([page], to: sent)
-        guard try b.faxReceiver.start(to: received) else {
+        // The receiver's start returns once the sender's first T.30 message has arrived.
+        async let receiving = b.faxReceiver.start(to: received)
+        let cause = try await a.faxSender.send(try FaxToSend(sent))
+        guard try await receiving else {
             return Check(name: "fax page", value: b.faxReceiver.cause.rawValue, limit: "one page", passed: false)
         }
-        let cause = try await a.faxSender.send(try FaxToSend(sent))
         _ = await b.faxReceiver.waitUntilFinished(timeout: .seconds(30))
         let rate = a.faxSender.details.negotiated["dataRate"].map { " at \($0)" } ?? ""
         let intact = (try? FaxDocument.read(received).first?.black) == black

@@ -21,14 +21,36 @@ extension CallChannel {
         /// INCONSISTENT_OPTIONS before any audio is sent (`details.failedOption` says which).
         @discardableResult
         public func send(_ document: FaxToSend, options: [String: String] = [:]) async throws -> FaxCause {
-            guard try start(document, options: options) else { return cause }
+            guard try begin(document, options: options) else { return cause }
             return await waitUntilFinished()
         }
 
-        /// Starts sending and returns true once the job is under way; false when the options
-        /// are refused (`cause` says why). Same errors as `send`.
+        /// Sends the TIFF-F file at `filename`; as `send(_:options:)`.
         @discardableResult
-        public func start(_ document: FaxToSend, options: [String: String] = [:]) throws -> Bool {
+        public func send(filename: String, options: [String: String] = [:]) async throws -> FaxCause {
+            try await send(try FaxToSend(filename), options: options)
+        }
+
+        /// Starts sending and blocks until transmission has begun (the first T.30 message has
+        /// been exchanged with the other machine) or `timeout` of line time passes. Returns
+        /// true when it has begun. Returns false when the options are refused, when the job
+        /// ended first (NOTFAX when nothing answered within T.30's own 60 s), or on the
+        /// timeout, which stops the job with cause TIMEOUT. Same errors as `send`.
+        @discardableResult
+        public func start(_ document: FaxToSend, options: [String: String] = [:],
+                          timeout: Duration? = CallChannel.faxStartTimeout) async throws -> Bool {
+            guard try begin(document, options: options) else { return false }
+            return await channel.faxWaitForTransmission(timeout: timeout)
+        }
+
+        /// Starts sending the TIFF-F file at `filename`; as `start(_:options:timeout:)`.
+        @discardableResult
+        public func start(filename: String, options: [String: String] = [:],
+                          timeout: Duration? = CallChannel.faxStartTimeout) async throws -> Bool {
+            try await start(try FaxToSend(filename), options: options, timeout: timeout)
+        }
+
+        private func begin(_ document: FaxToSend, options: [String: String]) throws -> Bool {
             try channel.startFax(.sending, options: options) { terminal in
                 let (path, temporary) = try document.singleFile()
                 terminal.setTransmitFile(path)
@@ -75,12 +97,20 @@ extension CallChannel {
         /// ended. A path that cannot be written is an Error, before any audio.
         @discardableResult
         public func receive(to path: String, options: [String: String] = [:]) async throws -> FaxCause {
-            guard try start(to: path, options: options) else { return cause }
+            guard try begin(to: path, options: options) else { return cause }
             return await waitUntilFinished()
         }
 
+        /// Starts receiving and blocks until transmission has begun or `timeout` passes; as
+        /// `FaxSender.start`.
         @discardableResult
-        public func start(to path: String, options: [String: String] = [:]) throws -> Bool {
+        public func start(to path: String, options: [String: String] = [:],
+                          timeout: Duration? = CallChannel.faxStartTimeout) async throws -> Bool {
+            guard try begin(to: path, options: options) else { return false }
+            return await channel.faxWaitForTransmission(timeout: timeout)
+        }
+
+        private func begin(to path: String, options: [String: String]) throws -> Bool {
             guard FileManager.default.createFile(atPath: path, contents: nil) else {
                 throw CallError.error("cannot write \(path): check that its folder exists and is writable")
             }
@@ -105,6 +135,11 @@ extension CallChannel {
             await channel.faxWaitUntilFinished(timeout: timeout)
         }
     }
+
+    /// How long `start` waits for the first T.30 message by default: longer than the 60 s
+    /// T.30 itself gives the other machine (T0), so that a line with no fax machine on it
+    /// ends as NOTFAX, as in `send`.
+    public static let faxStartTimeout = Duration.seconds(65)
 
     public var faxSender: FaxSender { FaxSender(channel: self) }
     public var faxReceiver: FaxReceiver { FaxReceiver(channel: self) }

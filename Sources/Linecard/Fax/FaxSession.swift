@@ -3,6 +3,9 @@ import LinecardDSP
 import LinecardEngine
 import Synchronization
 
+/// Fax identities, unique across every card in the process.
+let faxIdentities = Atomic<Int>(0)
+
 /// A channel's fax job: which way, how it stands, and the session running it.
 struct FaxStatus: Sendable {
     enum Role: Sendable { case sending, receiving }
@@ -10,8 +13,9 @@ struct FaxStatus: Sendable {
     var state: FaxJobState = .idle
     var cause: FaxCause = .none
     var details = FaxDetails()
-    var jobs = 0
     var session: FaxSession?
+    /// The cause a stop ends the job with: ABORTED, or TIMEOUT when `start` gave up waiting.
+    var stopCause: FaxCause = .aborted
     var running: Bool { session != nil }
 }
 
@@ -143,10 +147,11 @@ extension CallChannel {
         let busy = faxStatus.withLock { $0.running ? $0.state : nil }
         if let busy { throw CallError.error("port \(port) is already \(busy.rawValue)") }
         let parsed = FaxOptions.parse(options)
+        let id = faxIdentities.add(1, ordering: .relaxed).newValue
         faxStatus.withLock { f in
-            f.jobs += 1
             f.role = role
-            f.details = FaxDetails(id: f.jobs, line: port, options: options)
+            f.stopCause = .aborted
+            f.details = FaxDetails(id: id, line: port, options: options)
         }
         switch parsed {
         case .failure(let refusal):
@@ -164,7 +169,7 @@ extension CallChannel {
             let session = FaxSession(channel: self, terminal: terminal, temporaryFile: temporary)
             let v17 = chosen.usableModems.v17
             terminal.onNegotiated = { [weak self] in self?.faxNegotiated(terminal, v17Offered: v17) }
-            terminal.onPage = { [weak self] in self?.faxPageDone(terminal) }
+            terminal.onPage = { [weak self] last in self?.faxPageDone(terminal, last: last) }
             faxStatus.withLock { f in
                 f.state = role == .sending ? .sending : .receiving
                 f.cause = .none
@@ -189,10 +194,12 @@ extension CallChannel {
         wakeWaiters()
     }
 
-    private func faxPageDone(_ terminal: FaxTerminal) {
+    private func faxPageDone(_ terminal: FaxTerminal, last: Bool) {
         let s = terminal.statistics
         faxStatus.withLock { f in
-            f.details.pages = f.role == .sending ? s.pagesSent : s.pagesReceived
+            // A receiver's phase D comes before spandsp counts the page it ends.
+            f.details.pages = f.role == .sending ? s.pagesSent : max(s.pagesReceived, f.details.pages + 1)
+            if last { f.details.lastPage = true }
             // Resolution and compression are known once a page has gone.
             // spandsp counts pixels per metre.
             f.details.negotiated["resolution"] = "\(Int((Double(s.xResolution) * 0.0254).rounded()))x\(Int((Double(s.yResolution) * 0.0254).rounded()))"
@@ -208,15 +215,44 @@ extension CallChannel {
                 f.details.pages = f.role == .sending ? s.pagesSent : s.pagesReceived
             }
             f.session = nil
+            let stopped = cause == .aborted
+            let cause = stopped ? f.stopCause : cause
             f.cause = cause
             f.state = cause == .normal ? .idle : .error
             f.details.lastPage = true
-            f.details.rawCause = code.map { "\($0): \(FaxTerminal.describe(completion: $0))" } ?? (cause == .aborted ? "stopped" : "the call ended")
+            f.details.rawCause = ""
+            if stopped {
+                f.details.rawCauseDescription = cause == .timeout ? "no T.30 message was exchanged before start's timeout" : "stopped"
+            } else if let code {
+                if code != 0 { f.details.rawCause = String(code) }
+                f.details.rawCauseDescription = FaxTerminal.describe(completion: code)
+            } else {
+                f.details.rawCauseDescription = "the call ended"
+            }
         }
         wakeWaiters()
     }
 
     // MARK: Waits shared by sender and receiver
+
+    /// Waits for the first T.30 message (phase B) of the job just started; on `timeout` the
+    /// job is stopped with cause TIMEOUT.
+    func faxWaitForTransmission(timeout: Duration?) async -> Bool {
+        let begun: Bool? = await wait(until: timeout) { _ in
+            self.faxStatus.withLock { f -> Bool?? in
+                if !f.details.negotiated.isEmpty { return .some(true) }
+                return f.running ? .none : .some(false)
+            }
+        } timedOut: { _ in nil }
+        if let begun { return begun }
+        let session = faxStatus.withLock { f -> FaxSession? in
+            if f.running { f.stopCause = .timeout }
+            return f.session
+        }
+        session?.stop()
+        _ = await faxWaitUntilFinished(timeout: .seconds(10))
+        return false
+    }
 
     func faxWaitUntilFinished(timeout: Duration?) async -> FaxCause {
         return await wait(until: timeout) { _ in
@@ -230,7 +266,9 @@ extension CallChannel {
                 if !f.details.negotiated.isEmpty { return .some(.success(f.details.negotiated)) }
                 if c.state == .idle && !f.running { return .some(.failure(.hangup("port \(self.port) has no call (IDLE)"))) }
                 if !f.running {
-                    if f.state == .error, f.cause != .notFax, f.cause != .commsFault {
+                    // NOTFAX, COMMSFAULT and TIMEOUT are negotiation failing (the reference's
+                    // `{}`); any other ending is the session's error.
+                    if f.state == .error, ![.notFax, .commsFault, .timeout].contains(f.cause) {
                         return .some(.failure(.error("the fax job on port \(self.port) failed: \(f.cause.rawValue)")))
                     }
                     return .some(.success([:]))
@@ -263,7 +301,7 @@ extension CallChannel {
 
     func faxStop() async throws -> Bool {
         try core.withLock { c in
-            if c.state == .idle || c.state == .waiting { throw CallError.hangup("port \(port) has no call (IDLE)") }
+            if c.state == .idle { throw CallError.hangup("port \(port) has no call (IDLE)") }
             guard c.state == .answered else { throw CallError.error("cannot stop a fax on port \(port): the call is \(c.state.rawValue)") }
         }
         guard let session = faxStatus.withLock({ $0.session }) else { return true }

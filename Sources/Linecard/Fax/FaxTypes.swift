@@ -34,6 +34,11 @@ public enum FaxCause: String, Sendable, CaseIterable, Codable {
              Int(T30_ERR_BADTIFFHDR), Int(T30_ERR_NOMEM):
             .error
         case Int(T30_ERR_TX_BADPG), Int(T30_ERR_RX_NOEOL): .pageQuality
+        // T.30's timers after the first message: the other machine stopped answering.
+        case Int(T30_ERR_T3_EXPIRED), Int(T30_ERR_TX_T5EXP), Int(T30_ERR_TX_PHBDEAD), Int(T30_ERR_TX_PHDDEAD),
+             Int(T30_ERR_RX_T2EXPDCN), Int(T30_ERR_RX_T2EXPD), Int(T30_ERR_RX_T2EXPFAX), Int(T30_ERR_RX_T2EXPMPS),
+             Int(T30_ERR_RX_T2EXPRR), Int(T30_ERR_RX_T2EXP):
+            .timeout
         default: .commsFault
         }
     }
@@ -50,7 +55,8 @@ public enum FaxJobState: String, Sendable, Codable {
 
 /// Details of the fax job in progress or last run (the reference's `FaxDetails`).
 public struct FaxDetails: Sendable, Equatable {
-    /// This job's number on the channel (1 for the first).
+    /// The fax's identity: unique among the jobs of every card in this process (1 for the
+    /// first), so a log line or a stored report names one fax.
     public var id = 0
     /// The port the fax ran on.
     public var line = 0
@@ -61,13 +67,19 @@ public struct FaxDetails: Sendable, Equatable {
     public var failedOption: [String: String] = [:]
     /// Pages sent or received so far.
     public var pages = 0
-    /// No more pages will be handled (not a sign of success).
+    /// No more pages will be handled (not a sign of success): true once the page known to be
+    /// the last has been handled (T.30's end of procedure), or when the job ends.
     public var lastPage = false
     /// What T.30 negotiated: modem, dataRate, ECM, resolution, compression, remoteId. Empty
     /// until negotiated (and when negotiation failed).
     public var negotiated: [String: String] = [:]
-    /// spandsp's T.30 completion code and its text, once the job has ended.
+    /// The fax error code (spandsp's T.30 completion code, as a decimal string) when the job
+    /// ended with an error T.30 reported (ERROR, NOTFAX, TIMEOUT, COMMSFAULT, PAGEQUALITY);
+    /// empty otherwise.
     public var rawCause = ""
+    /// What the job's ending means, in words: spandsp's text for `rawCause`, or how it ended
+    /// ("completed", "stopped", "the call ended").
+    public var rawCauseDescription = ""
 }
 
 /// The fax options this project defines, in the reference's style: names and string values.
