@@ -98,6 +98,8 @@ final class Dialer: Sendable {
         calls.withLock { Dictionary(uniqueKeysWithValues: $0.map { ($0.value, $0.key) }) }
     }
 
+    private func isCut(_ line: Int) -> Bool { cut.withLock { $0.contains(line) } }
+
     private func hangUp(line: Int) async {
         cut.withLock { _ = $0.insert(line) }
         guard let channel = try? card.channel(line) else { return }
@@ -223,7 +225,8 @@ final class Dialer: Sendable {
             if machine { _ = try await channel.waitForAnswerMachine(timeout: .seconds(60)) }
             channel.dtmfDetector.clearDigits()
             let played = try await channel.filePlayer.play(audio)
-            if played == .aborted { return .interrupted("the gateway cut the call short") }
+            // Our own hang-up (shutdown, removal) can end the play before `stop` reaches it.
+            if played == .aborted || played == .hangup && isCut(channel.port) { return .interrupted("the gateway cut the call short") }
             if let code = claim.record.request.confirmationCode {
                 guard channel.state == .answered else { return .failed("\(claim.number) hung up before confirming", retryable: true) }
                 let entered = try await channel.dtmfDetector.getDigits(
@@ -236,6 +239,7 @@ final class Dialer: Sendable {
             if machine { return .made("Message left on answering machine") }
             return .made(played == .hangup ? "Call succeeded (the far end hung up during the message)" : "Call succeeded")
         } catch CallError.hangup {
+            if isCut(channel.port) { return .interrupted("the gateway cut the call short") }
             if claim.record.request.confirmationCode != nil {
                 return .failed("\(claim.number) hung up before confirming", retryable: true)
             }

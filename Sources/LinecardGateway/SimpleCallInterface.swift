@@ -211,11 +211,11 @@ public struct SimpleCallInterface: Sendable {
             case .retry: word = "retry"
             case .interrupted, .dialling, .preparing: word = last && record.status == .failed ? "failed" : "retry"
             }
-            fields.append("0^null^\(word)^\(voicentTime(attempt.started, timeZone: timeZone))^\(created)^\(attempt.reason)^^^^^")
+            fields.append("0^null^\(word)^\(voicentTime(attempt.started, timeZone: timeZone))^\(created)^\(recordField(attempt.reason))^^^^^")
         }
         if record.status == .failed, finished.isEmpty || finished.last?.outcome == .retry {
             // Failed without (another) attempt: the deadline passed.
-            fields.append("0^null^failed^\(voicentTime(record.nextAttempt, timeZone: timeZone))^\(created)^\(record.reason)^^^^^")
+            fields.append("0^null^failed^\(voicentTime(record.nextAttempt, timeZone: timeZone))^\(created)^\(recordField(record.reason))^^^^^")
         }
         return fields.isEmpty ? "[]" : "[" + fields.joined() + "\n]"
     }
@@ -303,7 +303,13 @@ public struct SimpleCallInterface: Sendable {
     static func longDate(_ date: Date) -> String {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.dateFormat = "EEE MMM d HH:mm:ss zzz yyyy"
+        formatter.dateFormat = "EEE MMM dd HH:mm:ss zzz yyyy"
         return formatter.string(from: date)
+    }
+
+    /// A reason inside a caret record: a `^` or line break from a client-supplied path would
+    /// split the record, and clients search it for `^made^`.
+    static func recordField(_ text: String) -> String {
+        String(text.map { $0 == "^" || $0.isNewline ? " " : $0 })
     }
 }

@@ -101,6 +101,27 @@ final class FaxReferenceRuleTests: XCTestCase {
         XCTAssertEqual(ids, ids.sorted())
     }
 
+    func testAConnectedCallHasAnExternalAudioSource() async throws {
+        let (path, _) = try FaxTests.document(pages: 1, name: "connected.tif")
+        let bench = try bench()
+        defer { bench.card.shutdown() }
+        let a = bench.channel(0), b = bench.channel(2)
+        let first = try await a.call(to: "200")
+        let second = try await b.call(to: "201")
+        XCTAssertEqual([first, second], [.answered, .answered])
+        XCTAssertTrue(try a.connect(b))
+        await XCTAssertThrowsErrorAsync(try await a.faxSender.send(filename: path)) {
+            XCTAssertTrue("\($0)".hasPrefix("Error") && "\($0)".contains("external audio source"), "\($0)")
+        }
+        await XCTAssertThrowsErrorAsync(try await b.faxReceiver.start(to: FaxTests.folder.appendingPathComponent("c.tif").path)) {
+            XCTAssertTrue("\($0)".contains("external audio source"), "\($0)")
+        }
+        XCTAssertEqual(a.faxSender.state, .idle, "a refused job leaves no job behind")
+        a.disconnect()
+        await a.hangUp()
+        await b.hangUp()
+    }
+
     func testWaitsRaiseWhereTheReferenceSays() async throws {
         let (path, _) = try FaxTests.document(pages: 1, name: "waits.tif")
         let bench = try bench()

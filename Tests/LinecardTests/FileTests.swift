@@ -122,8 +122,15 @@ final class FilePlayerAndRecorderTests: XCTestCase {
         try WAVFile.write(ToneGenerator.render(.continuous(1000, level: -12), milliseconds: 20_000), to: path("long.wav"))
         let heardPath = path("heard.wav")
         let recorder = b.fileRecorder
+        // Line time stands still until both have begun, so that neither starts a virtual
+        // second after the other while this process is busy.
+        let hold = bench.card.engine.holdClock()
         let recording = Task { try await recorder.record(to: heardPath, timeout: .seconds(19)) }
-        let cause = try await a.filePlayer.play(path("long.wav"))
+        let longPath = path("long.wav")
+        async let played = a.filePlayer.play(longPath)
+        while recorder.state != .recording || a.filePlayer.state != .playing { await Task.yield() }
+        hold.cancel()
+        let cause = try await played
         XCTAssertEqual(cause, .normal)
         let recorded = try await recording.value
         XCTAssertEqual(recorded, .timeout)
