@@ -246,7 +246,7 @@ final class HostileClientTests: XCTestCase {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
         let file = folder.appendingPathComponent("g.json")
-        try #"{"allowedFileFolders": ["/srv/prompts"], "allowedOrigins": ["https://app.example.com"], "limits": {"maxConnections": 64}}"#
+        try #"{"allowedFileFolders": ["/srv/prompts"], "allowedOrigins": ["https://app.example.com"], "limits": {"maxConnections": 64}, "retry": {"confirmRounds": 5}}"#
             .write(to: file, atomically: true, encoding: .utf8)
         let process = Process()
         process.executableURL = RunningGateway.executable
@@ -259,6 +259,7 @@ final class HostileClientTests: XCTestCase {
         XCTAssertTrue(output.contains("files read from: \(folder.path)/files, /srv/prompts"), output)
         XCTAssertTrue(output.contains("https://app.example.com"), output)
         XCTAssertTrue(output.contains("64 connections"), output)
+        XCTAssertTrue(output.contains("call-till-confirm lists 5 rounds at most"), output)
     }
 
     static func reqID(_ body: String) -> Int64? {

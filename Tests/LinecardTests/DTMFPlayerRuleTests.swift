@@ -110,6 +110,7 @@ final class DTMFPlayerRuleTests: XCTestCase {
     }
 
     func testAFilePlayOrAFaxJobIsAnExternalAudioSource() async throws {
+        let (document, _) = try FaxTests.document(pages: 1, name: "x.tif")
         let bench = try Bench()
         defer { bench.card.shutdown() }
         let channel = try await answeredCall(bench)
@@ -130,7 +131,6 @@ final class DTMFPlayerRuleTests: XCTestCase {
 
         let fax = try await bench.channel(1).call(to: "800")
         XCTAssertEqual(fax, .answered)
-        let (document, _) = try FaxTests.document(pages: 1, name: "x.tif")
         let started = try await bench.channel(1).faxSender.start(try FaxToSend(document))
         XCTAssertTrue(started)
         await XCTAssertThrowsErrorAsync(try await bench.channel(1).dtmfPlayer.play("1")) {

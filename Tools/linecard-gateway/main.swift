@@ -77,7 +77,8 @@ struct GatewayCommand: AsyncParsableCommand {
             default:
                 print("card: \(settings.card.kind), \(settings.card.fxoPorts) FXO lines (calling on \(settings.callingLines)), country \(settings.card.country), clock \(settings.card.clock)")
             }
-            print("retry: \(settings.retry.attempts) attempts, \(settings.retry.interval) s apart; firstocc default \(settings.defaultFirstOccurrence) min")
+            let rounds = settings.retry.confirmRounds == 0 ? "until firstocc" : "\(settings.retry.confirmRounds) rounds at most"
+            print("retry: \(settings.retry.attempts) attempts, \(settings.retry.interval) s apart; call-till-confirm lists \(rounds); firstocc default \(settings.defaultFirstOccurrence) min")
             print("allowed networks: \(settings.allowedNetworks.joined(separator: ", "))\(settings.token == nil ? "" : "; token set")")
             print("files read from: \(settings.dataDirectory)/files\((settings.allowedFileFolders ?? []).map { ", \($0)" }.joined())")
             print("JSON interface: host names \((["the listen address", "IP addresses", "localhost"] + settings.hostNames).joined(separator: ", ")); cross-origin requests from \(settings.allowedOrigins.isEmpty ? "no origin" : settings.allowedOrigins.joined(separator: ", "))")
