@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "LinecardDSP", targets: ["LinecardDSP"]),
+        .library(name: "LinecardCore", targets: ["LinecardCore"]),
         .library(name: "LinecardEngine", targets: ["LinecardEngine"]),
         .library(name: "SimulatedCard", targets: ["SimulatedCard"]),
         .library(name: "AlsaCard", targets: ["AlsaCard"]),
@@ -65,12 +66,15 @@ let package = Package(
         // One reach into spandsp's private fax structures: its receivers' carrier level.
         .target(name: "CFaxFrontEnd", dependencies: ["CSpanDSP"]),
         .target(name: "LinecardDSP", dependencies: ["CSpanDSP", "CDTMFKernel", "CFaxFrontEnd"]),
+        // The card backend contract (ports, line events, hook commands, card errors) and the
+        // SPSC primitives, depending on nothing: a card driver needs this alone.
+        .target(name: "LinecardCore"),
         .target(
             name: "LinecardEngine",
-            dependencies: ["LinecardDSP", .product(name: "Logging", package: "swift-log")]),
+            dependencies: ["LinecardCore", "LinecardDSP", .product(name: "Logging", package: "swift-log")]),
         .target(name: "SimulatedCard", dependencies: ["LinecardEngine", "LinecardDSP"]),
-        .target(name: "AlsaCard", dependencies: ["LinecardEngine", "CAlsa"]),
-        .target(name: "DahdiCard", dependencies: ["LinecardEngine", "CDahdi"]),
+        .target(name: "AlsaCard", dependencies: ["LinecardCore", "CAlsa"]),
+        .target(name: "DahdiCard", dependencies: ["LinecardCore", "CDahdi"]),
         .target(
             name: "Linecard",
             dependencies: [

@@ -1,6 +1,6 @@
 import CAlsa
 import Foundation
-import LinecardEngine
+import LinecardCore
 import Synchronization
 
 /// ALSA devices (USB telephony codecs, sound cards) as Linecard ports: one port per device

@@ -1,6 +1,6 @@
 import CDahdi
 import Foundation
-import LinecardEngine
+import LinecardCore
 import Synchronization
 
 /// DAHDI channels (analog FXS/FXO cards, T1/E1/BRI bearer channels, dynamic spans) as

@@ -1,6 +1,6 @@
 import CDahdi
 import Foundation
-import LinecardEngine
+import LinecardCore
 
 /// A DAHDI span as `/dev/dahdi/ctl` describes it (what `dahdi_scan` prints).
 public struct DahdiSpan: Sendable, Equatable, Codable {

@@ -183,7 +183,9 @@ public final class CallChannel: Sendable {
             enableDetection(digits: true, progress: kind == .fxo)
             enterAnswered(&c)
         }
-        if let peer = core.withLock({ $0.localPeer }) { directory.channel(peer)?.localPeerAnswered(by: port) }
+        if let (peer, serial) = core.withLock({ c in c.localPeer.map { ($0, c.callSerial) } }) {
+            directory.channel(peer)?.localPeerAnswered(by: port, serial: serial)
+        }
         return state
     }
 
@@ -223,9 +225,14 @@ public final class CallChannel: Sendable {
     /// Releases the call with cause NORMAL (safe when idle) and returns the state.
     @discardableResult
     public func hangUp() async -> CallState {
-        core.withLock { c in
+        let connected = core.withLock { c -> (port: Int, serial: Int)? in
+            let peer = c.connectedTo.map { ($0, c.callSerial) }
             if c.state != .idle && c.state != .waiting { _ = release(&c, .normal, raw: "hung up here") }
+            return peer
         }
+        // The program's own hang-up holds no lock now: the connected call learns at once (the
+        // notice `finish` posted then finds nothing left to do).
+        if let connected { directory.channel(connected.port)?.peerDisconnected(from: port, serial: connected.serial) }
         // Whoever else waits on this call (a blocked `call`, a play, a digit collection)
         // learns now, not at the next line event, which an on-hook line may never send.
         wakeWaiters()
@@ -259,22 +266,25 @@ public final class CallChannel: Sendable {
     /// `other` is not answered.
     public func connect(_ other: CallChannel) throws -> Bool {
         guard other !== self else { throw CallError.error("a channel cannot be connected to itself") }
-        try core.withLock { c in
+        let mine = try core.withLock { c -> Int in
             try requireAnswered(c, "connect")
             if c.connectedTo != nil { throw CallError.error("port \(port) is already connected to port \(c.connectedTo!)") }
             if c.playingDigits { throw CallError.error("port \(port) is transmitting; stop it before connecting") }
+            return c.callSerial
         }
-        let ok = try other.core.withLock { o -> Bool in
-            guard o.state == .answered else { return false }
+        let theirs = try other.core.withLock { o -> Int? in
+            guard o.state == .answered else { return nil }
             if o.connectedTo != nil { throw CallError.error("port \(other.port) is already connected to port \(o.connectedTo!)") }
             if o.playingDigits { throw CallError.error("port \(other.port) is transmitting; stop it before connecting") }
             o.connectedTo = port
+            o.connectedSerial = mine
             o.details.connectedPort = port
-            return true
+            return o.callSerial
         }
-        guard ok else { return false }
+        guard let theirs else { return false }
         core.withLock { c in
             c.connectedTo = other.port
+            c.connectedSerial = theirs
             c.details.connectedPort = other.port
         }
         send(.listen(to: Int32(other.port)))
@@ -285,22 +295,27 @@ public final class CallChannel: Sendable {
     /// Ends a connection made with `connect`. Returns true (also when not connected).
     @discardableResult
     public func disconnect() -> Bool {
-        let peer = core.withLock { c -> Int? in
+        let peer = core.withLock { c -> (port: Int, serial: Int)? in
             defer { c.connectedTo = nil; c.details.connectedPort = nil }
-            return c.connectedTo
+            return c.connectedTo.map { ($0, c.callSerial) }
         }
         guard let peer else { return true }
         send(.stopListening)
-        if let other = directory.channel(peer) { other.peerDisconnected() }
+        // No lock is held here, so the peer can be told at once.
+        directory.channel(peer.port)?.peerDisconnected(from: port, serial: peer.serial)
         return true
     }
 
-    func peerDisconnected() {
-        core.withLock { c in
+    /// `peer`'s call `serial` ended its connection to this channel. A late notice (this
+    /// channel has since been connected again) changes nothing.
+    func peerDisconnected(from peer: Int, serial: Int) {
+        let stillConnected = core.withLock { c -> Bool in
+            guard c.connectedTo == peer, c.connectedSerial == serial else { return false }
             c.connectedTo = nil
             c.details.connectedPort = nil
+            return true
         }
-        send(.stopListening)
+        if stillConnected { send(.stopListening) }
     }
 
     // MARK: Media properties

@@ -5,6 +5,7 @@ import LinecardEngine
 /// How a channel follows its line: the reactions to engine events, under the channel's lock.
 extension CallChannel {
     func beginCall(_ c: inout ChannelCore) {
+        c.callSerial += 1
         c.cause = .normal
         c.details = CallDetails()
         c.digitBuffer.removeAll()
@@ -87,7 +88,11 @@ extension CallChannel {
         if let peer = c.connectedTo {
             c.connectedTo = nil
             c.details.connectedPort = nil
-            if let other = directory.channel(peer) { other.peerDisconnected() }
+            // Told by posting, never under this lock: the peer may be finishing its own call
+            // at this moment, holding its lock and posting to us.
+            let me = port, serial = c.callSerial
+            let directory = self.directory
+            directory.notifications.async { directory.channel(peer)?.peerDisconnected(from: me, serial: serial) }
         }
         // Connected, transferred, or a transfer's leg: whatever this port transmitted from
         // another port stops with the call.
@@ -95,8 +100,9 @@ extension CallChannel {
         endLocalCall(&c)
         if let leg = c.transferLeg {
             c.transferLeg = nil
+            let me = port, serial = c.transferSerial
             let directory = self.directory
-            Task { await directory.channel(leg)?.hangUp() }
+            directory.notifications.async { directory.channel(leg)?.transferOwnerEnded(me, serial: serial) }
         }
         cancelTimer(&c.reconnectTimer)
         c.ringbackPlaying = false

@@ -69,9 +69,18 @@ struct ChannelCore: Sendable {
     /// This side placed the call (a fax terminal then calls, with CNG, rather than answers).
     var placedHere = false
 
+    /// Counts this channel's calls: a notice to a peer names the call it comes from, and the
+    /// peer checks it against the call it is linked to, so a late notice cannot end the next
+    /// call between the same two ports.
+    var callSerial = 0
+    /// The call of `connectedTo` this call is connected to (its `callSerial`).
+    var connectedSerial = 0
+
     // Calls inside the box and transfers.
     /// The port at the other end of a local call (this side patched to it).
     var localPeer: Int?
+    /// The peer's call (its `callSerial`).
+    var localPeerSerial = 0
     /// How this side of a local call ended, for the peer: the cause it should see.
     var localEndCause: CallCause = .normal
     /// As a transfer's leg: the port whose transfer this call serves, told of every change.

@@ -19,7 +19,7 @@ extension CallChannel {
             throw CallError.error("no free local port to run \"\(service)\" on: all \(directory.localChannelCount) are busy")
         }
         let from = caller.isEmpty ? "port \(port)" : caller
-        core.withLock { c in
+        let mine = core.withLock { c -> Int in
             beginCall(&c)
             c.placedHere = true
             c.details.calledNumber = service
@@ -27,9 +27,11 @@ extension CallChannel {
             c.localPeer = target.port
             c.state = .ringOutgoing
             if let timeout { c.callTimer = setTimer(&c, after: timeout) }
+            return c.callSerial
         }
         send(.patch(to: Int32(target.port)))
-        target.beginLocalIncoming(from: port, caller: from, service: service)
+        let theirs = target.beginLocalIncoming(from: port, serial: mine, caller: from, service: service)
+        core.withLock { c in if c.callSerial == mine { c.localPeerSerial = theirs } }
         let directory = self.directory
         Task {
             await directory.services.run(service, handler, on: target)
@@ -47,24 +49,28 @@ extension CallChannel {
         return await wait(until: nil) { c in c.state == .answered || c.state == .idle ? c.state : nil } timedOut: { $0.state }
     }
 
-    /// This local port is being called from `peer`: CALL_INCOMING, patched to it.
-    func beginLocalIncoming(from peer: Int, caller: String, service: String) {
-        let ready = core.withLock { c -> [@Sendable () -> Void] in
+    /// This local port is being called from `peer`'s call `serial`: CALL_INCOMING, patched
+    /// to it. Returns this side's call serial, which the caller's notices are checked against
+    /// here and this side's against there.
+    func beginLocalIncoming(from peer: Int, serial: Int, caller: String, service: String) -> Int {
+        let (ready, mine) = core.withLock { c -> ([@Sendable () -> Void], Int) in
             beginCall(&c)
             c.state = .callIncoming
             c.details.callingNumber = caller
             c.details.calledNumber = service
             c.localPeer = peer
-            return pollWaiters(&c)
+            c.localPeerSerial = serial
+            return (pollWaiters(&c), c.callSerial)
         }
         send(.patch(to: Int32(peer)))
         for resume in ready { resume() }
+        return mine
     }
 
-    /// The local port this call reached answered it.
-    func localPeerAnswered(by peer: Int) {
+    /// The local port this call reached (its call `serial`) answered it.
+    func localPeerAnswered(by peer: Int, serial: Int) {
         let ready = core.withLock { c -> [@Sendable () -> Void] in
-            guard c.localPeer == peer, c.state == .ringOutgoing || c.state == .callOutgoing else { return [] }
+            guard c.localPeer == peer, c.localPeerSerial == serial, c.state == .ringOutgoing || c.state == .callOutgoing else { return [] }
             enterAnswered(&c)
             return pollWaiters(&c)
         }
@@ -72,10 +78,11 @@ extension CallChannel {
         reportToOwner()
     }
 
-    /// The other end of a local call hung up, or refused it with `cause`.
-    func localPeerEnded(by peer: Int, cause: CallCause) {
+    /// The other end of the local call (its call `serial`) hung up, or refused it with
+    /// `cause`. A late notice about an earlier call changes nothing.
+    func localPeerEnded(by peer: Int, serial: Int, cause: CallCause) {
         let ready = core.withLock { c -> [@Sendable () -> Void] in
-            guard c.localPeer == peer, c.isInCall else { return [] }
+            guard c.localPeer == peer, c.localPeerSerial == serial, c.isInCall else { return [] }
             c.localPeer = nil
             send(.patch(to: -1))
             let answered = c.state != .callIncoming && c.state != .ringIncoming && c.state != .ringOutgoing && c.state != .callOutgoing
@@ -97,8 +104,8 @@ extension CallChannel {
         send(.patch(to: -1))
         let cause = c.localEndCause
         c.localEndCause = .normal
-        let me = port
+        let me = port, serial = c.callSerial
         let directory = self.directory
-        directory.notifications.async { directory.channel(peer)?.localPeerEnded(by: me, cause: cause) }
+        directory.notifications.async { directory.channel(peer)?.localPeerEnded(by: me, serial: serial, cause: cause) }
     }
 }

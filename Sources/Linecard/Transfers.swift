@@ -246,6 +246,21 @@ extension CallChannel {
         c.reconnectTimer = setTimer(&c, after: .milliseconds(20))
     }
 
+    /// As a transfer's leg: the transferred call (`owner`'s transfer `serial`) ended, so this
+    /// leg ends too. A late notice (this port has since served another transfer) changes
+    /// nothing.
+    func transferOwnerEnded(_ owner: Int, serial: Int) {
+        let ended = core.withLock { c -> Bool in
+            guard c.legOwner == owner, c.legSerial == serial, c.isInCall else { return false }
+            _ = release(&c, .normal, raw: "hung up here")
+            return true
+        }
+        if ended {
+            wakeWaiters()
+            reportToOwner()
+        }
+    }
+
     /// As a transfer's leg: tells the transferred call of each change of state, in order.
     func reportToOwner() {
         let report = core.withLock { c -> (owner: Int, serial: Int, state: CallState, cause: CallCause)? in

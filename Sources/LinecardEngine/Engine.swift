@@ -205,10 +205,18 @@ public final class Engine: @unchecked Sendable {
     }
 
     private func submitInternal(_ command: EngineCommand) throws {
-        guard commands.push(command) else {
-            droppedCommands.add(1, ordering: .relaxed)
-            throw CardError.queueFull("command")
+        if commands.push(command) { return }
+        // Full: a burst of commands outran the tick, which drains 256 a tick (and all of them
+        // while virtual time is held). Losing a command would leave a timer unset or a play
+        // running, so the program waits for room, up to a tenth of a second.
+        if running.load(ordering: .acquiring) {
+            for _ in 0..<2000 {
+                usleep(50)
+                if commands.push(command) { return }
+            }
         }
+        droppedCommands.add(1, ordering: .relaxed)
+        throw CardError.queueFull("command")
     }
 
     // MARK: Time
@@ -383,6 +391,9 @@ public final class Engine: @unchecked Sendable {
                 let now = monotonicNanoseconds()
                 if heldSince == 0 { heldSince = now }
                 if now - heldSince < holdLimitNanoseconds {
+                    // Line time stands still, but commands take none: apply them, so that a
+                    // program busy for a long while never fills the command queue.
+                    runCommandsOnly()
                     backoff.wait()
                     continue
                 }

@@ -8,7 +8,7 @@ import Synchronization
 /// run at once as there are lines; the rest wait in the queue.
 final class Dialer: Sendable {
     private let card: Card
-    private let queue: CallQueue
+    private let queue: any CallQueue
     private let configuration: GatewayConfiguration
     private let metrics: GatewayMetrics
     private let logger: Logger
@@ -27,7 +27,7 @@ final class Dialer: Sendable {
     /// Lines whose call the gateway cut short (removal or shutdown).
     private let cut = Mutex<Set<Int>>([])
 
-    init(card: Card, lines: [Int], queue: CallQueue, configuration: GatewayConfiguration, files: AllowedFiles,
+    init(card: Card, lines: [Int], queue: any CallQueue, configuration: GatewayConfiguration, files: AllowedFiles,
          metrics: GatewayMetrics, logger: Logger) throws {
         self.card = card
         self.files = files
@@ -113,7 +113,7 @@ final class Dialer: Sendable {
         var iterator = wakeups.makeAsyncIterator()
         let audioFolder = self.audioFolder
         while !stopping.load(ordering: .acquiring), !Task.isCancelled {
-            let claim: CallQueue.Claim?
+            let claim: CallClaim?
             do {
                 claim = try await queue.claimNext(line: line) { record in
                     FileManager.default.fileExists(atPath: Self.audioFile(for: record.id, in: audioFolder).path)
@@ -167,14 +167,14 @@ final class Dialer: Sendable {
     /// The longest an idle line waits before looking at the queue again.
     static let longestSleep = 5.0
 
-    private static func text(of result: CallQueue.AttemptResult) -> String {
+    private static func text(of result: AttemptResult) -> String {
         switch result {
         case .made(let t), .failed(let t, _), .interrupted(let t): t
         }
     }
 
     /// One attempt: prepare the audio, dial, play, collect the code.
-    private func place(_ claim: CallQueue.Claim, line: Int) async -> CallQueue.AttemptResult {
+    private func place(_ claim: CallClaim, line: Int) async -> AttemptResult {
         let audio: String
         do {
             let record = claim.record
@@ -212,7 +212,7 @@ final class Dialer: Sendable {
 
     /// The answered part of an attempt: wait for the far end to speak (or a machine's beep),
     /// play, collect the code.
-    private func deliver(_ audio: String, for claim: CallQueue.Claim, on channel: CallChannel) async -> CallQueue.AttemptResult {
+    private func deliver(_ audio: String, for claim: CallClaim, on channel: CallChannel) async -> AttemptResult {
         do {
             // Let the far end speak first: a person says hello and waits, a machine's
             // greeting runs on; then speak after the machine's beep.

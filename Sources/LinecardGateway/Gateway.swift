@@ -22,7 +22,7 @@ public final class Gateway: Sendable {
     public let simulatedCard: SimulatedCard?
     /// The ports that place calls.
     public let callingLines: [Int]
-    let queue: CallQueue
+    let queue: any CallQueue
     let metrics: GatewayMetrics
     let dialer: Dialer
     let interface: SimpleCallInterface
@@ -46,7 +46,7 @@ public final class Gateway: Sendable {
         // Before the queue is opened: opening it recovers the calls of a gateway that died.
         lock = try DataFolderLock(folder: data.path)
         files = try AllowedFiles(dataDirectory: data.path, extra: configuration.allowedFileFolders)
-        queue = try CallQueue(path: data.appendingPathComponent("calls.sqlite").path, policy: configuration.retry)
+        queue = try SQLiteCallQueue(path: data.appendingPathComponent("calls.sqlite").path, policy: configuration.retry)
         inbox = try SMSInbox(path: data.appendingPathComponent("sms.sqlite").path)
         let country = TonePlan.Country(rawValue: configuration.card.country) ?? .us
         let plan = TonePlan.for(country)

@@ -156,7 +156,7 @@ final class HostileClientTests: XCTestCase {
         let request = NewCallRequest(phoneNumber: "400", message: .text("Burst"), deadline: Date().addingTimeInterval(3600))
         let newest: Int64, next: Int64
         do {
-            let queue = try CallQueue(path: path, policy: RetryPolicy())
+            let queue = try SQLiteCallQueue(path: path, policy: RetryPolicy())
             // A burst: requests that arrive together share a commit, and their ids (milliseconds
             // since 1970, made unique) run ahead of the clock.
             let ids = try await withThrowingTaskGroup(of: Int64.self) { group in
@@ -172,7 +172,7 @@ final class HostileClientTests: XCTestCase {
             XCTAssertGreaterThan(next, newest, "the removed request's ReqId was given out again")
             _ = try await queue.remove(next)
         }
-        let reopened = try CallQueue(path: path, policy: RetryPolicy())
+        let reopened = try SQLiteCallQueue(path: path, policy: RetryPolicy())
         let afterRestart = try await reopened.submit(request)
         XCTAssertGreaterThan(afterRestart, next)
     }

@@ -59,14 +59,14 @@ final class HostileFileTests: XCTestCase {
         // as preparing. After one such death the request is tried again; after two it fails.
         let database = gateway.data.appendingPathComponent("data/calls.sqlite").path
         do {
-            let queue = try CallQueue(path: database, policy: RetryPolicy(attempts: 3, interval: 1))
+            let queue = try SQLiteCallQueue(path: database, policy: RetryPolicy(attempts: 3, interval: 1))
             _ = try await queue.submit(NewCallRequest(phoneNumber: "201", message: .audioFile("deadly.wav"),
                                                       deadline: Date().addingTimeInterval(3600)))
             let claim = try await queue.claimNext(line: 0) { _ in false }
             XCTAssertEqual(claim?.preparing, true)
         }
         do {
-            let queue = try CallQueue(path: database, policy: RetryPolicy(attempts: 3, interval: 1))
+            let queue = try SQLiteCallQueue(path: database, policy: RetryPolicy(attempts: 3, interval: 1))
             let record = try await queue.list().first
             XCTAssertEqual(record?.status, .retry, "one death: tried again")
             XCTAssertEqual(record?.attempts.last?.outcome, .interrupted)
