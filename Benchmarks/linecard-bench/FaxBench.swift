@@ -86,6 +86,9 @@ struct FaxBench: AsyncParsableCommand {
         let lineStart = card.engine.lineTime
         let start = DispatchTime.now().uptimeNanoseconds
         async let receiving = b.faxReceiver.start(to: out)
+        // The receiver's session runs before the sender starts, as a fax machine answers first.
+        let receiverDeadline = Date().addingTimeInterval(5)
+        while b.faxReceiver.state != .receiving, Date() < receiverDeadline { await Task.yield() }
         let cause = try await a.faxSender.send(toSend)
         guard try await receiving else { throw ValidationError("the receiver did not start") }
         _ = await b.faxReceiver.waitUntilFinished(timeout: .seconds(60))

@@ -6,6 +6,7 @@ import LinecardEngine
 extension CallChannel {
     func beginCall(_ c: inout ChannelCore) {
         c.callSerial += 1
+        if c.legOwner != nil, c.legCallSerial == nil { c.legCallSerial = c.callSerial }
         c.cause = .normal
         c.details = CallDetails()
         c.digitBuffer.removeAll()

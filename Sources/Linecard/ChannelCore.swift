@@ -88,6 +88,10 @@ struct ChannelCore: Sendable {
     var lastReportedToOwner: CallState?
     /// As a leg: which of the owner's transfers it serves (`transferSerial` there).
     var legSerial = 0
+    /// As a leg: the call placed for that transfer (its `callSerial`), nil until it begins.
+    /// Only that call is reported: the port's previous call may still report its end after
+    /// the next transfer has taken the port.
+    var legCallSerial: Int?
     /// As the transferred call: the leg's port, and its state and cause as last reported.
     var transferLeg: Int?
     /// Counts this call's transfers, so that a report from an earlier transfer's leg on the

@@ -161,6 +161,7 @@ extension CallChannel {
         other.core.withLock { o in
             o.legOwner = port
             o.legSerial = serial
+            o.legCallSerial = nil
             o.lastReportedToOwner = nil
         }
         do {
@@ -264,7 +265,7 @@ extension CallChannel {
     /// As a transfer's leg: tells the transferred call of each change of state, in order.
     func reportToOwner() {
         let report = core.withLock { c -> (owner: Int, serial: Int, state: CallState, cause: CallCause)? in
-            guard let owner = c.legOwner, c.lastReportedToOwner != c.state else { return nil }
+            guard let owner = c.legOwner, c.legCallSerial == c.callSerial, c.lastReportedToOwner != c.state else { return nil }
             c.lastReportedToOwner = c.state
             if c.state == .idle { c.legOwner = nil }
             return (owner, c.legSerial, c.state, c.state == .idle ? c.cause : .normal)

@@ -218,6 +218,9 @@ final class DahdiAnalogPairTests: DahdiGuestTestCase {
         _ = try await lineSide.answer()
         _ = await phoneSide.waitForAnswer(timeout: .seconds(10))
         async let receiving = lineSide.faxReceiver.start(to: out)
+        // The receiver's session runs before the sender starts, as a fax machine answers first.
+        let receiverDeadline = Date().addingTimeInterval(5)
+        while lineSide.faxReceiver.state != .receiving, Date() < receiverDeadline { await Task.yield() }
         let started = Date()
         let cause = try await phoneSide.faxSender.send(try FaxToSend(path))
         let received = try await receiving

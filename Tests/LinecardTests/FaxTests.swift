@@ -127,6 +127,7 @@ extension FaxTests {
             _ = await a.waitForAnswer(timeout: .seconds(10))
             let out = Self.folder.appendingPathComponent("modem-\(rate).tif").path
             async let receiving = b.faxReceiver.start(to: out)
+            while b.faxReceiver.state != .receiving { await Task.yield() }
             let cause = try await a.faxSender.send(try FaxToSend(path), options: options)
             let received = try await receiving
             XCTAssertTrue(received)
@@ -207,6 +208,7 @@ extension FaxTests {
         _ = try await b.answer()
         _ = await a.waitForAnswer(timeout: .seconds(10))
         async let receiving = b.faxReceiver.start(to: Self.folder.appendingPathComponent("cut.tif").path)
+        while b.faxReceiver.state != .receiving { await Task.yield() }
         let sending = try await a.faxSender.start(try FaxToSend(path))
         XCTAssertTrue(sending)
         let received = try await receiving

@@ -127,6 +127,9 @@ struct SelftestCommand: AsyncParsableCommand {
         try FaxDocument.write([page], to: sent)
         // The receiver's start returns once the sender's first T.30 message has arrived.
         async let receiving = b.faxReceiver.start(to: received)
+        // The receiver's session runs before the sender starts, as a fax machine answers first.
+        let receiverDeadline = Date().addingTimeInterval(5)
+        while b.faxReceiver.state != .receiving, Date() < receiverDeadline { await Task.yield() }
         let cause = try await a.faxSender.send(try FaxToSend(sent))
         guard try await receiving else {
             return Check(name: "fax page", value: b.faxReceiver.cause.rawValue, limit: "one page", passed: false)
