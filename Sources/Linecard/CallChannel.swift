@@ -341,8 +341,8 @@ public final class CallChannel: Sendable {
     // MARK: Engine commands
 
     func send(_ operation: EngineCommand.Operation) {
-        // The command queue holds 1024; a full queue means the engine is not running.
-        try? engine.submit(EngineCommand(port: port, operation))
+        // A refusal means the engine is not running or the port is closed.
+        _ = trySend(operation)
     }
 
     /// Submits a command whose refusal ends a job; false when the engine refused it (the
@@ -352,9 +352,14 @@ public final class CallChannel: Sendable {
     }
 
     func setTimer(_ c: inout ChannelCore, after duration: Duration) -> Int32 {
+        submitTimer(&c, after: duration).id
+    }
+
+    /// Sets a timer; `accepted` is false when the engine refused it (the port is closed), so
+    /// it will never fire.
+    private func submitTimer(_ c: inout ChannelCore, after duration: Duration) -> (id: Int32, accepted: Bool) {
         let id = c.newTimerID()
-        send(.setTimer(id: id, lineTime: max(engine.lineTime, c.now) + duration.samples))
-        return id
+        return (id, trySend(.setTimer(id: id, lineTime: max(engine.lineTime, c.now) + duration.samples)))
     }
 
     func cancelTimer(_ id: inout Int32?) {
@@ -391,10 +396,10 @@ public final class CallChannel: Sendable {
                 if let ready = check(&c) { return ready }
                 let timer: Int32?
                 if let timeout {
-                    let id = c.newTimerID()
+                    let submitted = submitTimer(&c, after: timeout)
                     // A port the engine no longer runs has no line time: the wait is over.
-                    guard trySend(.setTimer(id: id, lineTime: max(engine.lineTime, c.now) + timeout.samples)) else { return timedOut(&c) }
-                    timer = id
+                    guard submitted.accepted else { return timedOut(&c) }
+                    timer = submitted.id
                 } else {
                     timer = nil
                 }

@@ -37,6 +37,7 @@ extension CallChannel {
         /// HANGUP).
         @discardableResult
         public func play(_ digits: String) async throws -> Cause {
+            let fax = channel.faxStatus.withLock { $0.running ? $0.state : nil }
             try channel.core.withLock { c in
                 try channel.requireAnswered(c, "play DTMF")
                 if c.playingDigits { throw CallError.error("a DTMF play is already in progress on port \(channel.port)") }
@@ -46,6 +47,9 @@ extension CallChannel {
                 if c.playback != nil {
                     throw CallError.error("port \(channel.port) has an external audio source (a file is playing): it cannot play DTMF")
                 }
+                if let fax {
+                    throw CallError.error("port \(channel.port) has an external audio source (a fax job is \(fax.rawValue)): it cannot play DTMF")
+                }
                 guard digits.count <= Self.maximumLength else {
                     throw CallError.error("the digit string has \(digits.count) characters; at most \(Self.maximumLength) are allowed")
                 }
@@ -53,10 +57,6 @@ extension CallChannel {
                     throw CallError.error("the digit string \"\(digits)\" has \"\(bad)\": use only 0-9, A-D, *, # and ,")
                 }
                 c.playingDigits = true
-            }
-            if let fax = channel.faxStatus.withLock({ $0.running ? $0.state : nil }) {
-                channel.core.withLock { $0.playingDigits = false }
-                throw CallError.error("port \(channel.port) has an external audio source (a fax job is \(fax.rawValue)): it cannot play DTMF")
             }
             channel.playerStatus.withLock { $0 = (.playing, .none) }
             let cause = await playChunks(digits)
