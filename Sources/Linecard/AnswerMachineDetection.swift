@@ -33,19 +33,19 @@ extension CallChannel {
                 guard c.state == .answered else { return .hungUp }
                 let now = max(c.now, engine.lineTime)
                 var next = deadline ?? Int64.max
-                if let beep = c.lastBeep, beep.endedAt >= start, beep.milliseconds >= Int(minimumBeep.samples / 8),
-                   !c.beepActive, !c.audioActive, c.silentSince <= beep.endedAt + slack {
+                if let beep = c.media.lastBeep, beep.endedAt >= start, beep.milliseconds >= Int(minimumBeep.samples / 8),
+                   !c.media.beepActive, !c.media.audioActive, c.media.silentSince <= beep.endedAt + slack {
                     let due = beep.endedAt + postBeepSilence.samples
                     if now >= due { return .finished(true) }
                     next = min(next, due)
                 }
-                if !c.audioActive, !c.beepActive {
-                    let due = max(c.silentSince, start) + noBeepSilence.samples
+                if !c.media.audioActive, !c.media.beepActive {
+                    let due = max(c.media.silentSince, start) + noBeepSilence.samples
                     if now >= due { return .finished(true) }
                     next = min(next, due)
                 }
                 if let deadline, now >= deadline { return .finished(false) }
-                return .wait(until: next, version: c.mediaVersion)
+                return .wait(until: next, version: c.media.mediaVersion)
             }
             switch step {
             case .finished(let found): return found
@@ -55,7 +55,7 @@ extension CallChannel {
                 let now = engine.lineTime
                 let samples = until == Int64.max ? nil : Optional(max(8, until - now))
                 _ = await wait(until: samples.map { .milliseconds(($0 + 7) / 8) }) { c in
-                    c.state != .answered || c.mediaVersion != version ? true : nil
+                    c.state != .answered || c.media.mediaVersion != version ? true : nil
                 } timedOut: { _ in false }
             }
         }

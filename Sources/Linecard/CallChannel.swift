@@ -11,11 +11,15 @@ import Synchronization
 /// the program's calls wait for it without blocking a thread.
 public final class CallChannel: Sendable {
     public let port: Int
+    /// What the port faces (for the program's information: the call layer asks `signalling`).
     public let kind: PortKind
     public let configuration: ChannelConfiguration
+    /// How this port's line carries calls, chosen by the card.
+    let signalling: any LineSignalling
     let engine: Engine
     let directory: ChannelDirectory
-    let core = Mutex(ChannelCore())
+    /// This channel's part of the card's state (`CardState`), under the card's one lock.
+    let core: ChannelState
     let playerStatus = Mutex<(state: DTMFPlayer.State, cause: DTMFPlayer.Cause)>((.idle, .none))
     let detectorCause = Mutex<DTMFDetector.Cause>(.none)
     let tonePlayerSlot = Mutex<TonePlayer?>(nil)
@@ -27,9 +31,12 @@ public final class CallChannel: Sendable {
     let recordRing: SampleRing
     private let waiterCounter = Atomic<Int>(0)
 
-    init(port: PortDescription, engine: Engine, configuration: ChannelConfiguration, directory: ChannelDirectory) {
+    init(port: PortDescription, signalling: any LineSignalling, engine: Engine, configuration: ChannelConfiguration,
+         directory: ChannelDirectory, state: ChannelState) {
         self.port = port.index
         kind = port.kind
+        self.signalling = signalling
+        core = state
         self.engine = engine
         self.configuration = configuration
         self.directory = directory
@@ -60,10 +67,7 @@ public final class CallChannel: Sendable {
     /// Starts placing a call and returns at once; follow it with `state`, `waitForAnswer`
     /// or `waitForIdle`.
     public func startCall(to number: String, from caller: String = "", timeout: Duration? = nil) throws {
-        if kind == .fxo { try Self.validateNumber(number) }
-        if kind == .local {
-            throw CallError.error("port \(port) is a local port, with no line to call \"\(number)\" on: it calls inbound services (startCallToInboundService)")
-        }
+        try signalling.checkCalledNumber(number, port: port)
         try core.withLock { c in
             guard c.state == .idle || c.state == .waiting else {
                 throw CallError.error("cannot place a call on port \(port): the channel is \(c.state.rawValue), not IDLE")
@@ -76,27 +80,9 @@ public final class CallChannel: Sendable {
                 finish(&c, .outOfOrder, raw: reason)
                 return
             }
-            if kind == .clear {
-                // A clear channel (a USB codec, a B channel without our signalling) is a
-                // standing connection: there is nothing to dial, and it is answered at once.
-                enableDetection(digits: true, progress: false)
-                enterAnswered(&c)
-                return
-            }
             c.state = .callOutgoing
-            if let timeout { c.callTimer = setTimer(&c, after: timeout) }
-            switch kind {
-            case .fxs:
-                c.phase = .ringingTelephone
-                enableDetection(digits: true, progress: false)
-                send(.hook(.ringStart))
-                c.state = .ringOutgoing
-            default:
-                c.phase = .seizing
-                enableDetection(digits: false, progress: true)
-                send(.hook(.offHook))
-                c.phaseTimer = setTimer(&c, after: configuration.dialToneTimeout)
-            }
+            if let timeout { c.callTimer = setTimer(&c, .call, after: timeout) }
+            signalling.placeCall(self, &c)
         }
     }
 
@@ -171,27 +157,18 @@ public final class CallChannel: Sendable {
             default: throw CallError.error("cannot answer on port \(port): the channel is \(c.state.rawValue)")
             }
             c.state = .answering
-            switch kind {
-            case .fxs:
-                send(.stopTone)
-                send(.hook(.polarityReversed))
-            case .local:
-                break
-            default:
-                send(.hook(.offHook))
-            }
-            enableDetection(digits: true, progress: kind == .fxo)
+            signalling.answer(self, &c)
             enterAnswered(&c)
         }
-        if let (peer, serial) = core.withLock({ c in c.localPeer.map { ($0, c.callSerial) } }) {
+        if let (peer, serial) = core.withLock({ c in c.bridge.localPeer.map { ($0, c.callSerial) } }) {
             directory.channel(peer)?.localPeerAnswered(by: port, serial: serial)
         }
         return state
     }
 
-    /// Refuses an incoming call with `cause` (default REJECTED). An analog FXO line cannot
-    /// refuse a call: it is left to ring out unanswered. On an FXS port the telephone hears
-    /// busy tone. Returns the state.
+    /// Refuses an incoming call with `cause` (default REJECTED), as the port's line allows: an
+    /// analog FXO line cannot refuse a call, so it is left to ring out unanswered; on an FXS
+    /// port the telephone hears busy tone. Returns the state.
     @discardableResult
     public func reject(cause: CallCause = .rejected) throws -> CallState {
         let allowed: Set<CallCause> = [.busy, .noAnswer, .unobtainable, .changed, .outOfOrder, .barred, .rejected, .noChannels, .congestion]
@@ -205,17 +182,7 @@ public final class CallChannel: Sendable {
             case .idle, .waiting: throw CallError.hangup("no call on port \(port) to reject")
             default: throw CallError.error("cannot reject on port \(port): the channel is \(c.state.rawValue)")
             }
-            if kind == .fxs {
-                finish(&c, cause, raw: "rejected here")
-                send(.playTone(engine.toneID(for: cause == .congestion ? .congestion : .busy), samples: 0))
-            } else if c.localPeer != nil {
-                c.localEndCause = cause
-                finish(&c, cause, raw: "rejected here")
-            } else {
-                finish(&c, cause, raw: "rejected here; left to ring out")
-                c.phase = .ignoringRings
-                c.phaseTimer = setTimer(&c, after: configuration.ringGap)
-            }
+            signalling.reject(self, &c, cause: cause)
             return c.state
         }
     }
@@ -226,7 +193,7 @@ public final class CallChannel: Sendable {
     @discardableResult
     public func hangUp() async -> CallState {
         let connected = core.withLock { c -> (port: Int, serial: Int)? in
-            let peer = c.connectedTo.map { ($0, c.callSerial) }
+            let peer = c.bridge.connectedTo.map { ($0, c.callSerial) }
             if c.state != .idle && c.state != .waiting { _ = release(&c, .normal, raw: "hung up here") }
             return peer
         }
@@ -268,23 +235,23 @@ public final class CallChannel: Sendable {
         guard other !== self else { throw CallError.error("a channel cannot be connected to itself") }
         let mine = try core.withLock { c -> Int in
             try requireAnswered(c, "connect")
-            if c.connectedTo != nil { throw CallError.error("port \(port) is already connected to port \(c.connectedTo!)") }
-            if c.playingDigits { throw CallError.error("port \(port) is transmitting; stop it before connecting") }
+            if c.bridge.connectedTo != nil { throw CallError.error("port \(port) is already connected to port \(c.bridge.connectedTo!)") }
+            if c.media.playingDigits { throw CallError.error("port \(port) is transmitting; stop it before connecting") }
             return c.callSerial
         }
         let theirs = try other.core.withLock { o -> Int? in
             guard o.state == .answered else { return nil }
-            if o.connectedTo != nil { throw CallError.error("port \(other.port) is already connected to port \(o.connectedTo!)") }
-            if o.playingDigits { throw CallError.error("port \(other.port) is transmitting; stop it before connecting") }
-            o.connectedTo = port
-            o.connectedSerial = mine
+            if o.bridge.connectedTo != nil { throw CallError.error("port \(other.port) is already connected to port \(o.bridge.connectedTo!)") }
+            if o.media.playingDigits { throw CallError.error("port \(other.port) is transmitting; stop it before connecting") }
+            o.bridge.connectedTo = port
+            o.bridge.connectedSerial = mine
             o.details.connectedPort = port
             return o.callSerial
         }
         guard let theirs else { return false }
         core.withLock { c in
-            c.connectedTo = other.port
-            c.connectedSerial = theirs
+            c.bridge.connectedTo = other.port
+            c.bridge.connectedSerial = theirs
             c.details.connectedPort = other.port
         }
         send(.listen(to: Int32(other.port)))
@@ -296,8 +263,8 @@ public final class CallChannel: Sendable {
     @discardableResult
     public func disconnect() -> Bool {
         let peer = core.withLock { c -> (port: Int, serial: Int)? in
-            defer { c.connectedTo = nil; c.details.connectedPort = nil }
-            return c.connectedTo.map { ($0, c.callSerial) }
+            defer { c.bridge.connectedTo = nil; c.details.connectedPort = nil }
+            return c.bridge.connectedTo.map { ($0, c.callSerial) }
         }
         guard let peer else { return true }
         send(.stopListening)
@@ -310,8 +277,8 @@ public final class CallChannel: Sendable {
     /// channel has since been connected again) changes nothing.
     func peerDisconnected(from peer: Int, serial: Int) {
         let stillConnected = core.withLock { c -> Bool in
-            guard c.connectedTo == peer, c.connectedSerial == serial else { return false }
-            c.connectedTo = nil
+            guard c.bridge.connectedTo == peer, c.bridge.connectedSerial == serial else { return false }
+            c.bridge.connectedTo = nil
             c.details.connectedPort = nil
             return true
         }
@@ -351,14 +318,14 @@ public final class CallChannel: Sendable {
         (try? engine.submit(EngineCommand(port: port, operation))) != nil
     }
 
-    func setTimer(_ c: inout ChannelCore, after duration: Duration) -> Int32 {
-        submitTimer(&c, after: duration).id
+    func setTimer(_ c: inout ChannelCore, _ purpose: TimerPurpose, after duration: Duration) -> Int32 {
+        submitTimer(&c, purpose, after: duration).id
     }
 
     /// Sets a timer; `accepted` is false when the engine refused it (the port is closed), so
     /// it will never fire.
-    private func submitTimer(_ c: inout ChannelCore, after duration: Duration) -> (id: Int32, accepted: Bool) {
-        let id = c.newTimerID()
+    private func submitTimer(_ c: inout ChannelCore, _ purpose: TimerPurpose, after duration: Duration) -> (id: Int32, accepted: Bool) {
+        let id = c.newTimerID(for: purpose)
         return (id, trySend(.setTimer(id: id, lineTime: max(engine.lineTime, c.now) + duration.samples)))
     }
 
@@ -396,7 +363,7 @@ public final class CallChannel: Sendable {
                 if let ready = check(&c) { return ready }
                 let timer: Int32?
                 if let timeout {
-                    let submitted = submitTimer(&c, after: timeout)
+                    let submitted = submitTimer(&c, .wait, after: timeout)
                     // A port the engine no longer runs has no line time: the wait is over.
                     guard submitted.accepted else { return timedOut(&c) }
                     timer = submitted.id

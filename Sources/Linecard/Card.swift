@@ -25,10 +25,13 @@ public final class Card: Sendable {
         self.engine = engine
         let services = InboundServices()
         self.services = services
-        let directory = ChannelDirectory(services: services)
+        // The local ports are the ones `LocalPortsBackend` adds after the card's own.
+        let directory = ChannelDirectory(services: services, localPorts: backend.ports.count..<ported.ports.count)
         self.directory = directory
-        let channels = ported.ports.map {
-            CallChannel(port: $0, engine: engine, configuration: channelConfiguration, directory: directory)
+        let state = CardState(ports: ported.ports.count)
+        let channels = try ported.ports.map { port in
+            CallChannel(port: port, signalling: try signalling(for: port), engine: engine, configuration: channelConfiguration,
+                        directory: directory, state: ChannelState(card: state, port: port.index))
         }
         self.channels = channels
         directory.set(channels)
@@ -47,8 +50,8 @@ public final class Card: Sendable {
         switch binding {
         case .incomingCalls(let port, _):
             let channel = try self.channel(port)
-            guard channel.kind == .fxo else {
-                throw CallError.error("incoming calls can be bound on an FXO port; port \(port) is \(channel.kind.rawValue)")
+            guard channel.signalling.capabilities.takesIncomingCalls else {
+                throw CallError.error("incoming calls can be bound on a port whose line brings them (an FXO line); port \(port) is \(channel.signalling.name)")
             }
             if bindings.withLock({ $0.contains { if case .incomingCalls(port, _) = $0 { true } else { false } } }) {
                 throw CallError.error("incoming calls on port \(port) are already bound to a service")
@@ -58,12 +61,12 @@ public final class Card: Sendable {
             try CallChannel.validateNumber(number)
             if let port {
                 let channel = try self.channel(port)
-                guard channel.kind == .fxs else {
-                    throw CallError.error("dialled numbers can be bound on an FXS port; port \(port) is \(channel.kind.rawValue)")
+                guard channel.signalling.capabilities.collectsDialledNumbers else {
+                    throw CallError.error("dialled numbers can be bound on an FXS port; port \(port) is \(channel.signalling.name)")
                 }
                 ports = [port]
             } else {
-                ports = channels.filter { $0.kind == .fxs }.map(\.port)
+                ports = channels.filter { $0.signalling.capabilities.collectsDialledNumbers }.map(\.port)
                 guard !ports.isEmpty else { throw CallError.error("this card has no FXS port for a telephone to dial \(number) on") }
             }
         }
@@ -80,7 +83,7 @@ public final class Card: Sendable {
             guard let state = try? await channel.waitForIncomingCall(), state == .callIncoming || state == .ringIncoming else { return }
             // On an FXO line the caller's number comes after the first ring: the service
             // should see it.
-            if channel.kind == .fxo { _ = await channel.waitForCallerID() }
+            if channel.signalling.capabilities.sendsCallerIDAfterRing { _ = await channel.waitForCallerID() }
             let number = channel.details.calledNumber
             let binding = bindings.withLock { list in
                 list.first { binding in
@@ -126,7 +129,13 @@ final class ChannelDirectory: Sendable {
     /// Local ports a local call or transfer has taken, until its service returns.
     private let reservedLocal = Mutex<Set<Int>>([])
 
-    init(services: InboundServices) { self.services = services }
+    /// The ports with no line, on which inbound services run.
+    let localPorts: Range<Int>
+
+    init(services: InboundServices, localPorts: Range<Int>) {
+        self.services = services
+        self.localPorts = localPorts
+    }
 
     /// Tells channels of each other's changes (local calls, transfer legs), in order, never
     /// under a channel's lock.
@@ -134,7 +143,7 @@ final class ChannelDirectory: Sendable {
 
     /// Takes a free local port (idle and not reserved), or nil.
     func reserveLocalChannel(excluding excluded: Int) -> CallChannel? {
-        let candidates = entries.withLock { $0.compactMap(\.channel).filter { $0.kind == .local && $0.port != excluded } }
+        let candidates = entries.withLock { $0.compactMap(\.channel).filter { localPorts.contains($0.port) && $0.port != excluded } }
         return reservedLocal.withLock { reserved in
             guard let free = candidates.first(where: { !reserved.contains($0.port) && $0.state == .idle }) else { return nil }
             reserved.insert(free.port)
@@ -144,7 +153,7 @@ final class ChannelDirectory: Sendable {
 
     func releaseLocalChannel(_ port: Int) { _ = reservedLocal.withLock { $0.remove(port) } }
 
-    var localChannelCount: Int { entries.withLock { $0.filter { $0.channel?.kind == .local }.count } }
+    var localChannelCount: Int { localPorts.count }
     /// Tones registered with the card's engine, by what they sound like.
     let toneCache = Mutex<[ToneSpec: ToneID]>([:])
 

@@ -1,9 +1,73 @@
 import LinecardDSP
 import LinecardEngine
 
-/// Everything a channel knows, guarded by the channel's lock. Events from the engine and
-/// calls from the program both change it; waiters look at it after every change.
+/// Everything a channel knows, in one value owned by its card (see `CardState`). Events from
+/// the engine and calls from the program both change it; waiters look at it after every
+/// change. It is split by owner: the port's signalling keeps `line`, the media jobs keep
+/// `media`, connections and transfers keep `bridge`; the call's states, causes and details
+/// belong to the call layer.
 struct ChannelCore: Sendable {
+    var state: CallState = .idle
+    var cause: CallCause = .normal
+    var details = CallDetails()
+    var now: Int64 = 0
+
+    var line = LineProgress()
+    var media = MediaJobs()
+    var bridge = Bridge()
+
+    // Timers of the call itself, whatever carries it.
+    var callTimer: Int32?
+    var silenceTimer: Int32?
+
+    /// Why the line cannot take calls now (alarm, device removed), or nil.
+    var outOfService: String?
+    /// The card was shut down: nothing more will happen on this channel.
+    var cardClosed = false
+    /// This side placed the call (a fax terminal then calls, with CNG, rather than answers).
+    var placedHere = false
+
+    /// Counts this channel's calls: a notice to a peer names the call it comes from, and the
+    /// peer checks it against the call it is linked to, so a late notice cannot end the next
+    /// call between the same two ports.
+    var callSerial = 0
+
+    // Waiting.
+    var waiters: [Waiter] = []
+    var timerGeneration: Int32 = 0
+    var firedTimers: Set<Int32> = []
+    var pendingHold: ClockHold?
+    var holdGeneration = 0
+
+    /// A new timer's identity: its purpose in the low bits, so that a firing is routed by
+    /// what the timer is for, and a generation above them, so that a stale one is told apart.
+    mutating func newTimerID(for purpose: TimerPurpose) -> Int32 {
+        timerGeneration = timerGeneration &+ 1 & 0x07FF_FFFF
+        return timerGeneration << 4 | purpose.rawValue
+    }
+
+    var isInCall: Bool { state != .idle && state != .waiting }
+}
+
+/// What a channel timer is for.
+enum TimerPurpose: Int32 {
+    /// A program's wait with a timeout.
+    case wait
+    /// The call layer's: no answer in time, and silence on an answered call.
+    case call, silence
+    /// The signalling's: the current phase's limit, a dialling pulse, a voice check,
+    /// answering-machine classification.
+    case phase, pulse, voiceCheck, classify
+    /// A recording's silence limit.
+    case recordingSilence
+    /// A retrieved transfer's reconnection.
+    case reconnect
+
+    init?(timer id: Int32) { self.init(rawValue: id & 0xF) }
+}
+
+/// How the call progresses on the line: owned by the port's `LineSignalling`.
+struct LineProgress: Sendable {
     enum Phase: Equatable {
         case none
         // FXO outgoing
@@ -19,12 +83,8 @@ struct ChannelCore: Sendable {
         case flashTransfer
     }
 
-    var state: CallState = .idle
-    var cause: CallCause = .normal
-    var details = CallDetails()
     var phase: Phase = .none
-    var now: Int64 = 0
-
+    var phaseTimer: Int32?
     // Outgoing call progress.
     var sawRingback = false
     var voiceCheckTimer: Int32?
@@ -32,13 +92,17 @@ struct ChannelCore: Sendable {
     var toneSinceVoice = false
     var pulseSteps: [(HookCommand, Int)] = []
     var pulseTimer: Int32?
+    /// An answered outgoing call whose far end is not classified yet.
+    var classifying = false
+    var firstVoiceAt: Int64?
+    var classifyTimer: Int32?
+    /// What a telephone dialled (FXS).
+    var dialled = ""
+}
 
-    // Timers owned by the state machine.
-    var phaseTimer: Int32?
-    var callTimer: Int32?
-    var silenceTimer: Int32?
-    // What the far end sounds like: audio activity and beeps, for answering-machine
-    // detection and the far-end type.
+/// What the far end sounds like and what this port is playing or recording.
+struct MediaJobs: Sendable {
+    // Audio activity and beeps, for answering-machine detection and the far-end type.
     var audioActive = false
     /// Line time the far end last fell silent (activity is reported stopped 300 ms late).
     var silentSince: Int64 = 0
@@ -46,43 +110,28 @@ struct ChannelCore: Sendable {
     var lastBeep: (endedAt: Int64, milliseconds: Int)?
     /// Bumped at each activity or beep change, so that waiters look again.
     var mediaVersion = 0
-    /// An answered outgoing call whose far end is not classified yet.
-    var classifying = false
-    var firstVoiceAt: Int64?
-    var classifyTimer: Int32?
 
-    // Incoming / FXS collection.
-    var dialled = ""
-
-    // Media.
     var digitBuffer: [(digit: Character, lineTime: Int64)] = []
     var playingDigits = false
     var digitsDone = false
-    var connectedTo: Int?
     var toneSequence: ToneSequence?
     var playback: PlaybackJob?
     var recording: RecordingJob?
-    /// Why the line cannot take calls now (alarm, device removed), or nil.
-    var outOfService: String?
-    /// The card was shut down: nothing more will happen on this channel.
-    var cardClosed = false
-    /// This side placed the call (a fax terminal then calls, with CNG, rather than answers).
-    var placedHere = false
+}
 
-    /// Counts this channel's calls: a notice to a peer names the call it comes from, and the
-    /// peer checks it against the call it is linked to, so a late notice cannot end the next
-    /// call between the same two ports.
-    var callSerial = 0
+/// This call's links to other ports of the card: connections, local calls, transfers.
+struct Bridge: Sendable {
+    var connectedTo: Int?
     /// The call of `connectedTo` this call is connected to (its `callSerial`).
     var connectedSerial = 0
 
-    // Calls inside the box and transfers.
     /// The port at the other end of a local call (this side patched to it).
     var localPeer: Int?
     /// The peer's call (its `callSerial`).
     var localPeerSerial = 0
     /// How this side of a local call ended, for the peer: the cause it should see.
     var localEndCause: CallCause = .normal
+
     /// As a transfer's leg: the port whose transfer this call serves, told of every change.
     var legOwner: Int?
     var lastReportedToOwner: CallState?
@@ -103,20 +152,6 @@ struct ChannelCore: Sendable {
     var transferCause: TransferCause = .none
     var ringbackPlaying = false
     var reconnectTimer: Int32?
-
-    // Waiting.
-    var waiters: [Waiter] = []
-    var nextTimerID: Int32 = 1
-    var firedTimers: Set<Int32> = []
-    var pendingHold: ClockHold?
-    var holdGeneration = 0
-
-    mutating func newTimerID() -> Int32 {
-        nextTimerID += 1
-        return nextTimerID
-    }
-
-    var isInCall: Bool { state != .idle && state != .waiting }
 }
 
 /// One party waiting on a channel: polled after every change; returns the work that resumes

@@ -23,7 +23,7 @@ extension CallChannel {
         public var cause: Cause { channel.detectorCause.withLock { $0 } }
 
         /// Empties the buffer of received digits.
-        public func clearDigits() { channel.core.withLock { $0.digitBuffer.removeAll() } }
+        public func clearDigits() { channel.core.withLock { $0.media.digitBuffer.removeAll() } }
 
         /// Collects digits from the buffer and the line.
         ///
@@ -47,7 +47,7 @@ extension CallChannel {
             }
             let start = try channel.core.withLock { c -> Int64 in
                 if !c.isInCall { throw CallError.hangup("port \(channel.port) has no call (IDLE): cannot collect digits") }
-                if clear { c.digitBuffer.removeAll() }
+                if clear { c.media.digitBuffer.removeAll() }
                 return max(c.now, channel.engine.lineTime)
             }
             channel.detectorCause.withLock { $0 = .none }
@@ -62,8 +62,8 @@ extension CallChannel {
                 let remaining = Duration.milliseconds(max(0, (deadline - now) / 8))
                 enum Next: Sendable { case digit(Character, Int64), hangup, timeout }
                 let next = await channel.wait(until: remaining) { c -> Next? in
-                    if !c.digitBuffer.isEmpty {
-                        let d = c.digitBuffer.removeFirst()
+                    if !c.media.digitBuffer.isEmpty {
+                        let d = c.media.digitBuffer.removeFirst()
                         return .digit(d.digit, d.lineTime)
                     }
                     return c.isInCall ? nil : .hangup

@@ -40,11 +40,11 @@ extension CallChannel {
             let fax = channel.faxStatus.withLock { $0.running ? $0.state : nil }
             try channel.core.withLock { c in
                 try channel.requireAnswered(c, "play DTMF")
-                if c.playingDigits { throw CallError.error("a DTMF play is already in progress on port \(channel.port)") }
-                if let peer = c.connectedTo {
+                if c.media.playingDigits { throw CallError.error("a DTMF play is already in progress on port \(channel.port)") }
+                if let peer = c.bridge.connectedTo {
                     throw CallError.error("port \(channel.port) has an external audio source (connected to port \(peer)): it cannot play DTMF")
                 }
-                if c.playback != nil {
+                if c.media.playback != nil {
                     throw CallError.error("port \(channel.port) has an external audio source (a file is playing): it cannot play DTMF")
                 }
                 if let fax {
@@ -56,11 +56,11 @@ extension CallChannel {
                 if let bad = digits.first(where: { !Self.validCharacters.contains($0) }) {
                     throw CallError.error("the digit string \"\(digits)\" has \"\(bad)\": use only 0-9, A-D, *, # and ,")
                 }
-                c.playingDigits = true
+                c.media.playingDigits = true
             }
             channel.playerStatus.withLock { $0 = (.playing, .none) }
             let cause = await playChunks(digits)
-            channel.core.withLock { $0.playingDigits = false }
+            channel.core.withLock { $0.media.playingDigits = false }
             // The reference's ERROR state is "a play job failed": a refused job or an expired
             // timer, not a call the far end ended.
             channel.playerStatus.withLock { $0 = (cause == .error || cause == .timeout ? .error : .idle, cause) }
@@ -96,7 +96,7 @@ extension CallChannel {
 
         private func send(_ chunk: String) async -> Cause {
             let accepted = channel.core.withLock { c -> Bool in
-                c.digitsDone = false
+                c.media.digitsDone = false
                 return channel.trySend(.sendDigits(DigitString(chunk)!))
             }
             guard accepted else { return .error }
@@ -104,7 +104,7 @@ extension CallChannel {
             let limit = Duration.milliseconds(210 * chunk.count + 1000)
             let outcome = await channel.wait(until: limit) { c -> Cause? in
                 if let ended = Self.ending(c) { return ended }
-                return c.digitsDone ? .normal : nil
+                return c.media.digitsDone ? .normal : nil
             } timedOut: { _ in .timeout }
             if outcome != .normal { channel.send(.stopDigits) }
             return outcome

@@ -44,7 +44,7 @@ extension CallChannel {
             do { samples = try WAVFile.read(path) } catch { throw CallError.error("\(error)") }
             try channel.core.withLock { c in
                 try channel.requireCanTransmit(c, "play a file")
-                c.playback = PlaybackJob(samples: samples, bargeIn: bargeIn)
+                c.media.playback = PlaybackJob(samples: samples, bargeIn: bargeIn)
                 channel.playbackRing.discardAll()
                 // Fill the ring, then start, then (for a short file) say it is all there.
                 channel.feedPlayback(&c, finishing: false)
@@ -54,11 +54,11 @@ extension CallChannel {
             channel.fileStatus.withLock { $0.player = (.playing, .none) }
             let outcome = await channel.wait(until: timeout) { c -> Cause? in
                 if c.state == .idle { return .hangup }
-                return c.playback?.outcome
+                return c.media.playback?.outcome
             } timedOut: { _ in .timeout }
             channel.core.withLock { c in
-                if c.playback != nil, outcome != .normal { channel.send(.stopPlayback) }
-                c.playback = nil
+                if c.media.playback != nil, outcome != .normal { channel.send(.stopPlayback) }
+                c.media.playback = nil
             }
             channel.fileStatus.withLock { $0.player = (.idle, outcome) }
             return outcome
@@ -68,8 +68,8 @@ extension CallChannel {
         @discardableResult
         public func stop() -> Bool {
             channel.core.withLock { c in
-                if c.playback != nil, c.playback?.outcome == nil {
-                    c.playback?.outcome = .aborted
+                if c.media.playback != nil, c.media.playback?.outcome == nil {
+                    c.media.playback?.outcome = .aborted
                     channel.send(.stopPlayback)
                 }
             }
@@ -83,14 +83,14 @@ extension CallChannel {
     /// The rules every transmitting function shares.
     func requireCanTransmit(_ c: ChannelCore, _ what: String) throws {
         try requireAnswered(c, what)
-        if let peer = c.connectedTo {
+        if let peer = c.bridge.connectedTo {
             throw CallError.error("port \(port) has an external audio source (connected to port \(peer)): it cannot \(what)")
         }
-        if c.playback != nil { throw CallError.error("a file is already playing on port \(port)") }
+        if c.media.playback != nil { throw CallError.error("a file is already playing on port \(port)") }
     }
 
     func feedPlayback(_ c: inout ChannelCore, finishing: Bool = true) {
-        guard var job = c.playback, job.outcome == nil, !job.finishing else { return }
+        guard var job = c.media.playback, job.outcome == nil, !job.finishing else { return }
         let written = job.samples.withUnsafeBufferPointer { buffer in
             playbackRing.write(buffer.baseAddress! + job.position, count: buffer.count - job.position)
         }
@@ -99,7 +99,7 @@ extension CallChannel {
             job.finishing = true
             send(.finishPlayback)
         }
-        c.playback = job
+        c.media.playback = job
     }
 
     /// Re-checks waiters after a change made outside an event (e.g. `stop`).

@@ -55,11 +55,11 @@ extension CallChannel {
             let bytesPerSample = encoding == .pcm16 ? 2 : 1
             try channel.core.withLock { c in
                 try channel.requireAnswered(c, "record")
-                if c.recording != nil { throw CallError.error("port \(channel.port) is already recording") }
+                if c.media.recording != nil { throw CallError.error("port \(channel.port) is already recording") }
                 var job = RecordingJob(bargeIn: bargeIn, silenceLimit: silenceLimit,
                                        maximumSamples: maximumBytes.map { max(1, $0 / bytesPerSample) })
-                if let silenceLimit { job.silenceTimer = channel.setTimer(&c, after: silenceLimit) }
-                c.recording = job
+                if let silenceLimit { job.silenceTimer = channel.setTimer(&c, .recordingSilence, after: silenceLimit) }
+                c.media.recording = job
                 channel.recordRing.discardAll()
                 channel.send(.record(true))
             }
@@ -69,14 +69,14 @@ extension CallChannel {
             }
             let outcome = await channel.wait(until: timeout) { c -> Cause? in
                 if c.state == .idle { return .hangup }
-                return c.recording?.outcome
+                return c.media.recording?.outcome
             } timedOut: { _ in .timeout }
             let job = channel.core.withLock { c -> RecordingJob? in
                 channel.send(.record(false))
                 channel.drainRecording(&c)
-                if let timer = c.recording?.silenceTimer { channel.send(.cancelTimer(id: timer)) }
-                defer { c.recording = nil }
-                return c.recording
+                if let timer = c.media.recording?.silenceTimer { channel.send(.cancelTimer(id: timer)) }
+                defer { c.media.recording = nil }
+                return c.media.recording
             }
             var samples = job?.samples ?? []
             if let limit = job?.maximumSamples, samples.count > limit { samples.removeLast(samples.count - limit) }
@@ -97,7 +97,7 @@ extension CallChannel {
         @discardableResult
         public func stop() -> Bool {
             channel.core.withLock { c in
-                if c.recording != nil, c.recording?.outcome == nil { c.recording?.outcome = .aborted }
+                if c.media.recording != nil, c.media.recording?.outcome == nil { c.media.recording?.outcome = .aborted }
             }
             channel.wakeWaiters()
             return true
@@ -107,7 +107,7 @@ extension CallChannel {
     public var fileRecorder: FileRecorder { FileRecorder(channel: self) }
 
     func drainRecording(_ c: inout ChannelCore) {
-        guard var job = c.recording else { return }
+        guard var job = c.media.recording else { return }
         let available = recordRing.available
         guard available > 0 else { return }
         let start = job.samples.count
@@ -115,6 +115,6 @@ extension CallChannel {
         let got = job.samples.withUnsafeMutableBufferPointer { recordRing.read(into: $0.baseAddress! + start, count: available) }
         job.samples.removeLast(available - got)
         if let limit = job.maximumSamples, job.samples.count >= limit, job.outcome == nil { job.outcome = .size }
-        c.recording = job
+        c.media.recording = job
     }
 }

@@ -24,14 +24,14 @@ extension CallChannel {
             c.placedHere = true
             c.details.calledNumber = service
             c.details.callingNumber = from
-            c.localPeer = target.port
+            c.bridge.localPeer = target.port
             c.state = .ringOutgoing
-            if let timeout { c.callTimer = setTimer(&c, after: timeout) }
+            if let timeout { c.callTimer = setTimer(&c, .call, after: timeout) }
             return c.callSerial
         }
         send(.patch(to: Int32(target.port)))
         let theirs = target.beginLocalIncoming(from: port, serial: mine, caller: from, service: service)
-        core.withLock { c in if c.callSerial == mine { c.localPeerSerial = theirs } }
+        core.withLock { c in if c.callSerial == mine { c.bridge.localPeerSerial = theirs } }
         let directory = self.directory
         Task {
             await directory.services.run(service, handler, on: target)
@@ -58,8 +58,8 @@ extension CallChannel {
             c.state = .callIncoming
             c.details.callingNumber = caller
             c.details.calledNumber = service
-            c.localPeer = peer
-            c.localPeerSerial = serial
+            c.bridge.localPeer = peer
+            c.bridge.localPeerSerial = serial
             return (pollWaiters(&c), c.callSerial)
         }
         send(.patch(to: Int32(peer)))
@@ -70,7 +70,7 @@ extension CallChannel {
     /// The local port this call reached (its call `serial`) answered it.
     func localPeerAnswered(by peer: Int, serial: Int) {
         let ready = core.withLock { c -> [@Sendable () -> Void] in
-            guard c.localPeer == peer, c.localPeerSerial == serial, c.state == .ringOutgoing || c.state == .callOutgoing else { return [] }
+            guard c.bridge.localPeer == peer, c.bridge.localPeerSerial == serial, c.state == .ringOutgoing || c.state == .callOutgoing else { return [] }
             enterAnswered(&c)
             return pollWaiters(&c)
         }
@@ -82,8 +82,8 @@ extension CallChannel {
     /// `cause`. A late notice about an earlier call changes nothing.
     func localPeerEnded(by peer: Int, serial: Int, cause: CallCause) {
         let ready = core.withLock { c -> [@Sendable () -> Void] in
-            guard c.localPeer == peer, c.localPeerSerial == serial, c.isInCall else { return [] }
-            c.localPeer = nil
+            guard c.bridge.localPeer == peer, c.bridge.localPeerSerial == serial, c.isInCall else { return [] }
+            c.bridge.localPeer = nil
             send(.patch(to: -1))
             let answered = c.state != .callIncoming && c.state != .ringIncoming && c.state != .ringOutgoing && c.state != .callOutgoing
             if answered {
@@ -99,11 +99,11 @@ extension CallChannel {
 
     /// At the end of a local call: unpatch and tell the other end (after this lock is let go).
     func endLocalCall(_ c: inout ChannelCore) {
-        guard let peer = c.localPeer else { return }
-        c.localPeer = nil
+        guard let peer = c.bridge.localPeer else { return }
+        c.bridge.localPeer = nil
         send(.patch(to: -1))
-        let cause = c.localEndCause
-        c.localEndCause = .normal
+        let cause = c.bridge.localEndCause
+        c.bridge.localEndCause = .normal
         let me = port, serial = c.callSerial
         let directory = self.directory
         directory.notifications.async { directory.channel(peer)?.localPeerEnded(by: me, serial: serial, cause: cause) }

@@ -32,7 +32,7 @@ extension CallChannel {
             try start(name)
             let outcome = await channel.wait(until: duration) { c -> Cause? in
                 if c.state == .idle { return .hangup }
-                return c.toneSequence == nil ? .aborted : nil
+                return c.media.toneSequence == nil ? .aborted : nil
             } timedOut: { _ in .normal }
             if outcome == .normal { channel.stopTone() }
             status.withLock { $0 = (.idle, outcome) }
@@ -47,11 +47,11 @@ extension CallChannel {
             let steps = try segments.map { (try channel.toneID(for: $0.spec), Int64($0.duration) * 8) }
             try channel.core.withLock { c in
                 try channel.requireAnswered(c, "play a tone")
-                if c.toneSequence != nil || c.playingDigits { throw CallError.error("port \(channel.port) is already playing") }
-                if let peer = c.connectedTo {
+                if c.media.toneSequence != nil || c.media.playingDigits { throw CallError.error("port \(channel.port) is already playing") }
+                if let peer = c.bridge.connectedTo {
                     throw CallError.error("port \(channel.port) has an external audio source (connected to port \(peer)): it cannot play a tone")
                 }
-                c.toneSequence = ToneSequence(steps: steps, next: 0)
+                c.media.toneSequence = ToneSequence(steps: steps, next: 0)
                 channel.playNextToneStep(&c)
             }
             status.withLock { $0 = (.playing, .none) }
@@ -93,7 +93,7 @@ extension CallChannel {
     }
 
     func playNextToneStep(_ c: inout ChannelCore) {
-        guard var sequence = c.toneSequence, !sequence.steps.isEmpty else { return }
+        guard var sequence = c.media.toneSequence, !sequence.steps.isEmpty else { return }
         // Skip zero-length steps, but not forever.
         var guardCount = sequence.steps.count
         while sequence.steps[sequence.next].1 == 0, guardCount > 0 {
@@ -102,7 +102,7 @@ extension CallChannel {
         }
         let (id, samples) = sequence.steps[sequence.next]
         sequence.next = (sequence.next + 1) % sequence.steps.count
-        c.toneSequence = sequence
+        c.media.toneSequence = sequence
         send(.playTone(id, samples: max(8, samples)))
     }
 
@@ -113,9 +113,9 @@ extension CallChannel {
     }
 
     func stopToneLocked(_ c: inout ChannelCore) -> Bool {
-        defer { c.toneSequence = nil }
-        if c.toneSequence != nil { send(.stopTone) }
-        return c.toneSequence != nil
+        defer { c.media.toneSequence = nil }
+        if c.media.toneSequence != nil { send(.stopTone) }
+        return c.media.toneSequence != nil
     }
 }
 

@@ -8,7 +8,7 @@ import LinecardEngine
 /// audio path back.
 extension CallChannel {
     /// Why the last transfer on this channel ended as it did (NONE while one is under way).
-    public func transferCause() -> TransferCause { core.withLock { $0.transferCause } }
+    public func transferCause() -> TransferCause { core.withLock { $0.bridge.transferCause } }
 
     /// Transfers this answered call to a new instance of the inbound service `service`, the
     /// leg placed on `otherCall` (which must be IDLE; a local port runs the service). While
@@ -35,10 +35,10 @@ extension CallChannel {
     public func retrievableTransfer(otherCall: CallChannel, callTo number: String, callFrom: String = "",
                                     ringbackTone: String? = nil, timeout: Duration? = .seconds(120)) async throws -> CallState {
         let ringback = try prepareTransfer(otherCall, ringbackTone: ringbackTone)
-        guard otherCall.kind == .fxo || otherCall.kind == .fxs else {
-            throw CallError.error("a transfer to a number needs a line for its leg: port \(otherCall.port) is \(otherCall.kind.rawValue)")
+        guard otherCall.signalling.capabilities.callsNumbers else {
+            throw CallError.error("a transfer to a number needs a line for its leg: port \(otherCall.port) is \(otherCall.signalling.name)")
         }
-        if otherCall.kind == .fxo { try Self.validateNumber(number) }
+        try otherCall.signalling.checkCalledNumber(number, port: otherCall.port)
         let from = callFrom.isEmpty ? defaultTransferCaller() : callFrom
         return await runTransfer(otherCall, ringback: ringback, timeout: timeout) {
             try otherCall.startCall(to: number, from: from)
@@ -55,7 +55,7 @@ extension CallChannel {
             guard c.state == .transferred else {
                 throw CallError.error("cannot retrieve on port \(port): the call is \(c.state.rawValue), not TRANSFERRED")
             }
-            let leg = c.transferLeg
+            let leg = c.bridge.transferLeg
             startReconnecting(&c)
             return leg
         }
@@ -83,29 +83,28 @@ extension CallChannel {
     /// is not FXO. Returns the state.
     @discardableResult
     public func hookFlashTransfer(to number: String) async throws -> CallState {
-        guard kind == .fxo else {
-            throw CallError.error("a hook-flash transfer needs an FXO line: port \(port) is \(kind.rawValue)")
+        guard signalling.capabilities.flashTransfers else {
+            throw CallError.error("a hook-flash transfer needs an FXO line: port \(port) is \(signalling.name)")
         }
-        try Self.validateNumber(number)
+        try signalling.checkCalledNumber(number, port: port)
         try core.withLock { c in
             try requireAnswered(c, "transfer the call by hook flash")
-            if let peer = c.connectedTo {
+            if let peer = c.bridge.connectedTo {
                 throw CallError.error("port \(port) is connected to port \(peer): disconnect it before a transfer")
             }
-            if c.playingDigits || c.toneSequence != nil || c.playback != nil {
+            if c.media.playingDigits || c.media.toneSequence != nil || c.media.playback != nil {
                 throw CallError.error("port \(port) is playing: stop it before a transfer")
             }
-            c.phase = .flashTransfer
-            send(.hook(.flash))
+            try signalling.flash(self, &c)
         }
         // The flash itself, then the exchange's dial tone.
         let ended = await wait(until: .milliseconds(800)) { c in c.state == .idle ? true : nil } timedOut: { _ in false }
         if ended { return .idle }
         core.withLock { c in
-            c.digitsDone = false
+            c.media.digitsDone = false
             send(.sendDigits(DigitString(number)!))
         }
-        _ = await wait(until: .seconds(10)) { c in c.state == .idle || c.digitsDone ? true : nil } timedOut: { _ in false }
+        _ = await wait(until: .seconds(10)) { c in c.state == .idle || c.media.digitsDone ? true : nil } timedOut: { _ in false }
         core.withLock { c in
             if c.isInCall { release(&c, .normal, raw: "transferred to \(number) by hook flash") }
         }
@@ -119,7 +118,7 @@ extension CallChannel {
     private func prepareTransfer(_ other: CallChannel, ringbackTone: String?) throws -> [(ToneID, Int64)] {
         try core.withLock { c in
             try requireAnswered(c, "transfer the call")
-            if let peer = c.connectedTo {
+            if let peer = c.bridge.connectedTo {
                 throw CallError.error("port \(port) is connected to port \(peer): disconnect it before a transfer")
             }
         }
@@ -150,28 +149,28 @@ extension CallChannel {
                              placeLeg: () throws -> Void) async -> CallState {
         let serial = core.withLock { c in
             c.state = .transferring
-            c.transferCause = .none
-            c.transferSerial += 1
-            c.transferLeg = other.port
-            c.legState = .callOutgoing
-            c.legCause = .normal
-            c.ringbackPlaying = false
-            return c.transferSerial
+            c.bridge.transferCause = .none
+            c.bridge.transferSerial += 1
+            c.bridge.transferLeg = other.port
+            c.bridge.legState = .callOutgoing
+            c.bridge.legCause = .normal
+            c.bridge.ringbackPlaying = false
+            return c.bridge.transferSerial
         }
         other.core.withLock { o in
-            o.legOwner = port
-            o.legSerial = serial
-            o.legCallSerial = nil
-            o.lastReportedToOwner = nil
+            o.bridge.legOwner = port
+            o.bridge.legSerial = serial
+            o.bridge.legCallSerial = nil
+            o.bridge.lastReportedToOwner = nil
         }
         do {
             try placeLeg()
         } catch {
-            other.core.withLock { $0.legOwner = nil }
+            other.core.withLock { $0.bridge.legOwner = nil }
             core.withLock { c in
-                c.transferLeg = nil
+                c.bridge.transferLeg = nil
                 if c.state == .transferring { c.state = .answered }
-                c.transferCause = .fail
+                c.bridge.transferCause = .fail
                 c.details.rawCause = "transfer failed: \(error)"
             }
             return state
@@ -179,17 +178,17 @@ extension CallChannel {
         other.reportToOwner()
         let outcome: TransferCause = await wait(until: timeout) { c in
             if c.state == .idle { return .hangup }
-            switch c.legState {
+            switch c.bridge.legState {
             case .ringOutgoing:
-                if !c.ringbackPlaying {
-                    c.ringbackPlaying = true
-                    c.toneSequence = ToneSequence(steps: ringback, next: 0)
+                if !c.bridge.ringbackPlaying {
+                    c.bridge.ringbackPlaying = true
+                    c.media.toneSequence = ToneSequence(steps: ringback, next: 0)
                     self.playNextToneStep(&c)
                 }
                 return nil
             case .answered: return .normal
             case .idle:
-                switch c.legCause {
+                switch c.bridge.legCause {
                 case .busy, .rejected, .unobtainable, .congestion, .barred, .noChannels, .changed: return .targetReject
                 case .normal: return .targetHangup
                 case .noAnswer, .timeout: return .timeout
@@ -200,25 +199,25 @@ extension CallChannel {
         } timedOut: { _ in .timeout }
 
         let legToEnd = core.withLock { c -> Bool in
-            if c.ringbackPlaying {
-                c.ringbackPlaying = false
+            if c.bridge.ringbackPlaying {
+                c.bridge.ringbackPlaying = false
                 if c.state != .idle { _ = stopToneLocked(&c) }
             }
             if outcome == .normal, c.state == .transferring {
                 c.state = .transferred
-                c.transferCause = .normal
+                c.bridge.transferCause = .normal
                 // The bridge is up already: the leg set it when it reported its answer.
                 return false
             }
-            c.transferCause = c.state == .idle ? .hangup : outcome == .normal ? .fail : outcome
-            c.transferLeg = nil
+            c.bridge.transferCause = c.state == .idle ? .hangup : outcome == .normal ? .fail : outcome
+            c.bridge.transferLeg = nil
             // The leg may have answered as the transfer gave up, and bridged itself.
             send(.stopListening)
             if c.state == .transferring { c.state = .answered }
             return true
         }
         if legToEnd {
-            other.core.withLock { $0.legOwner = nil }
+            other.core.withLock { $0.bridge.legOwner = nil }
             if other.state != .idle { await other.hangUp() }
         }
         return state
@@ -227,9 +226,9 @@ extension CallChannel {
     /// The leg of this call's transfer changed state (told by the leg, in order).
     func legChanged(from leg: Int, serial: Int, _ state: CallState, _ cause: CallCause) {
         let ready = core.withLock { c -> [@Sendable () -> Void] in
-            guard c.transferLeg == leg, c.transferSerial == serial else { return [] }
-            c.legState = state
-            c.legCause = cause
+            guard c.bridge.transferLeg == leg, c.bridge.transferSerial == serial else { return [] }
+            c.bridge.legState = state
+            c.bridge.legCause = cause
             if state == .idle, c.state == .transferred {
                 // The service side (or the far end of the leg) is done: take the call back.
                 startReconnecting(&c)
@@ -242,9 +241,9 @@ extension CallChannel {
     /// RECONNECTING for one engine block, while the bridge comes down; then ANSWERED.
     func startReconnecting(_ c: inout ChannelCore) {
         c.state = .reconnecting
-        c.transferLeg = nil
+        c.bridge.transferLeg = nil
         send(.stopListening)
-        c.reconnectTimer = setTimer(&c, after: .milliseconds(20))
+        c.bridge.reconnectTimer = setTimer(&c, .reconnect, after: .milliseconds(20))
     }
 
     /// As a transfer's leg: the transferred call (`owner`'s transfer `serial`) ended, so this
@@ -252,7 +251,7 @@ extension CallChannel {
     /// nothing.
     func transferOwnerEnded(_ owner: Int, serial: Int) {
         let ended = core.withLock { c -> Bool in
-            guard c.legOwner == owner, c.legSerial == serial, c.isInCall else { return false }
+            guard c.bridge.legOwner == owner, c.bridge.legSerial == serial, c.isInCall else { return false }
             _ = release(&c, .normal, raw: "hung up here")
             return true
         }
@@ -265,10 +264,10 @@ extension CallChannel {
     /// As a transfer's leg: tells the transferred call of each change of state, in order.
     func reportToOwner() {
         let report = core.withLock { c -> (owner: Int, serial: Int, state: CallState, cause: CallCause)? in
-            guard let owner = c.legOwner, c.legCallSerial == c.callSerial, c.lastReportedToOwner != c.state else { return nil }
-            c.lastReportedToOwner = c.state
-            if c.state == .idle { c.legOwner = nil }
-            return (owner, c.legSerial, c.state, c.state == .idle ? c.cause : .normal)
+            guard let owner = c.bridge.legOwner, c.bridge.legCallSerial == c.callSerial, c.bridge.lastReportedToOwner != c.state else { return nil }
+            c.bridge.lastReportedToOwner = c.state
+            if c.state == .idle { c.bridge.legOwner = nil }
+            return (owner, c.bridge.legSerial, c.state, c.state == .idle ? c.cause : .normal)
         }
         guard let report else { return }
         let me = port

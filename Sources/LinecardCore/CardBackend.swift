@@ -94,6 +94,8 @@ public enum CardError: Error, Equatable, CustomStringConvertible {
     case engineNotRunning
     case queueFull(String)
     case device(String)
+    /// A port no signalling module of this build can carry calls on.
+    case unsupportedPort(Int, String)
 
     public var description: String {
         switch self {
@@ -108,6 +110,7 @@ public enum CardError: Error, Equatable, CustomStringConvertible {
         case .engineNotRunning: "the engine is not running"
         case .queueFull(let what): "the \(what) queue is full; the tick is not keeping up"
         case .device(let message): message
+        case .unsupportedPort(_, let reason): reason
         }
     }
 }

@@ -133,16 +133,16 @@ extension CallChannel {
     func startFax(_ role: FaxStatus.Role, options: [String: String], prepare: (FaxTerminal) throws -> String?) throws -> Bool {
         let calling = try core.withLock { c -> Bool in
             try requireAnswered(c, role == .sending ? "send a fax" : "receive a fax")
-            if let peer = c.connectedTo {
+            if let peer = c.bridge.connectedTo {
                 throw CallError.error("port \(port) has an external audio source (connected to port \(peer)): it cannot run a fax")
             }
-            if c.playback != nil || c.recording != nil || c.toneSequence != nil || c.playingDigits {
+            if c.media.playback != nil || c.media.recording != nil || c.media.toneSequence != nil || c.media.playingDigits {
                 throw CallError.error("port \(port) is playing or recording: stop that before a fax")
             }
             // A clear channel has no caller and answerer: the sender takes the calling
             // terminal's part (CNG) and the receiver the answering one's (CED), as on a call
             // placed to a fax machine.
-            return kind == .clear ? role == .sending : c.placedHere
+            return signalling.capabilities.knowsWhoCalled ? c.placedHere : role == .sending
         }
         let busy = faxStatus.withLock { $0.running ? $0.state : nil }
         if let busy { throw CallError.error("port \(port) is already \(busy.rawValue)") }
