@@ -20,13 +20,12 @@ public final class CallChannel: Sendable {
     let directory: ChannelDirectory
     /// This channel's part of the card's state (`CardState`), under the card's one lock.
     let core: ChannelState
-    let playerStatus = Mutex<(state: DTMFPlayer.State, cause: DTMFPlayer.Cause)>((.idle, .none))
-    let detectorCause = Mutex<DTMFDetector.Cause>(.none)
-    let tonePlayerSlot = Mutex<TonePlayer?>(nil)
-    let fileStatus = Mutex<(player: (state: FilePlayer.State, cause: FilePlayer.Cause),
-                            recorder: (state: FileRecorder.State, cause: FileRecorder.Cause), audioDetected: Bool?)>(
-        ((.idle, .none), (.idle, .none), nil))
-    let faxStatus = Mutex(FaxStatus())
+    // What the program's media objects report, kept in the card's state with the rest.
+    var playerStatus: ChannelField<(state: DTMFPlayer.State, cause: DTMFPlayer.Cause)> { ChannelField(core, \.jobs.dtmfPlayer) }
+    var detectorCause: ChannelField<DTMFDetector.Cause> { ChannelField(core, \.jobs.dtmfDetector) }
+    var tonePlayerSlot: ChannelField<TonePlayer?> { ChannelField(core, \.jobs.tonePlayer) }
+    var fileStatus: ChannelField<FileJobStatus> { ChannelField(core, \.jobs.files) }
+    var faxStatus: ChannelField<FaxStatus> { ChannelField(core, \.jobs.fax) }
     let playbackRing: SampleRing
     let recordRing: SampleRing
     private let waiterCounter = Atomic<Int>(0)

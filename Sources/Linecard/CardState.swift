@@ -31,3 +31,18 @@ struct ChannelState: Sendable {
         try card.withChannel(port, body)
     }
 }
+
+/// One field of a channel's state, reached through the card's lock.
+struct ChannelField<Value: Sendable>: Sendable {
+    let state: ChannelState
+    let keyPath: WritableKeyPath<ChannelCore, Value> & Sendable
+
+    init(_ state: ChannelState, _ keyPath: WritableKeyPath<ChannelCore, Value> & Sendable) {
+        self.state = state
+        self.keyPath = keyPath
+    }
+
+    func withLock<R: Sendable, E: Error>(_ body: (inout Value) throws(E) -> R) throws(E) -> R {
+        try state.withLock { (c: inout ChannelCore) throws(E) -> R in try body(&c[keyPath: keyPath]) }
+    }
+}

@@ -15,6 +15,7 @@ struct ChannelCore: Sendable {
     var line = LineProgress()
     var media = MediaJobs()
     var bridge = Bridge()
+    var jobs = JobReports()
 
     // Timers of the call itself, whatever carries it.
     var callTimer: Int32?
@@ -117,6 +118,22 @@ struct MediaJobs: Sendable {
     var toneSequence: ToneSequence?
     var playback: PlaybackJob?
     var recording: RecordingJob?
+}
+
+/// What the program's media objects report: the reference's job states and causes.
+struct JobReports: Sendable {
+    var dtmfPlayer: (state: CallChannel.DTMFPlayer.State, cause: CallChannel.DTMFPlayer.Cause) = (.idle, .none)
+    var dtmfDetector: CallChannel.DTMFDetector.Cause = .none
+    var tonePlayer: CallChannel.TonePlayer?
+    var files = FileJobStatus()
+    var fax = FaxStatus()
+}
+
+/// The file player's and recorder's states and causes.
+struct FileJobStatus: Sendable {
+    var player: (state: CallChannel.FilePlayer.State, cause: CallChannel.FilePlayer.Cause) = (.idle, .none)
+    var recorder: (state: CallChannel.FileRecorder.State, cause: CallChannel.FileRecorder.Cause) = (.idle, .none)
+    var audioDetected: Bool?
 }
 
 /// This call's links to other ports of the card: connections, local calls, transfers.

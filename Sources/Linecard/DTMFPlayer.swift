@@ -37,7 +37,6 @@ extension CallChannel {
         /// HANGUP).
         @discardableResult
         public func play(_ digits: String) async throws -> Cause {
-            let fax = channel.faxStatus.withLock { $0.running ? $0.state : nil }
             try channel.core.withLock { c in
                 try channel.requireAnswered(c, "play DTMF")
                 if c.media.playingDigits { throw CallError.error("a DTMF play is already in progress on port \(channel.port)") }
@@ -47,8 +46,8 @@ extension CallChannel {
                 if c.media.playback != nil {
                     throw CallError.error("port \(channel.port) has an external audio source (a file is playing): it cannot play DTMF")
                 }
-                if let fax {
-                    throw CallError.error("port \(channel.port) has an external audio source (a fax job is \(fax.rawValue)): it cannot play DTMF")
+                if c.jobs.fax.running {
+                    throw CallError.error("port \(channel.port) has an external audio source (a fax job is \(c.jobs.fax.state.rawValue)): it cannot play DTMF")
                 }
                 guard digits.count <= Self.maximumLength else {
                     throw CallError.error("the digit string has \(digits.count) characters; at most \(Self.maximumLength) are allowed")

@@ -238,11 +238,10 @@ extension CallChannel {
     /// Waits for the first T.30 message (phase B) of the job just started; on `timeout` the
     /// job is stopped with cause TIMEOUT.
     func faxWaitForTransmission(timeout: Duration?) async -> Bool {
-        let begun: Bool? = await wait(until: timeout) { _ in
-            self.faxStatus.withLock { f -> Bool?? in
-                if !f.details.negotiated.isEmpty { return .some(true) }
-                return f.running ? .none : .some(false)
-            }
+        let begun: Bool? = await wait(until: timeout) { c -> Bool?? in
+            let f = c.jobs.fax
+            if !f.details.negotiated.isEmpty { return .some(true) }
+            return f.running ? .none : .some(false)
         } timedOut: { _ in nil }
         if let begun { return begun }
         let session = faxStatus.withLock { f -> FaxSession? in
@@ -255,26 +254,25 @@ extension CallChannel {
     }
 
     func faxWaitUntilFinished(timeout: Duration?) async -> FaxCause {
-        return await wait(until: timeout) { _ in
-            self.faxStatus.withLock { $0.running ? nil : $0.cause }
+        return await wait(until: timeout) { c in
+            c.jobs.fax.running ? nil : c.jobs.fax.cause
         } timedOut: { _ in .timeout }
     }
 
     func faxWaitForNegotiatedSettings(timeout: Duration?) async throws -> [String: String] {
-        let result: Result<[String: String], CallError>? = await wait(until: timeout) { c in
-            self.faxStatus.withLock { f -> Result<[String: String], CallError>?? in
-                if !f.details.negotiated.isEmpty { return .some(.success(f.details.negotiated)) }
-                if c.state == .idle && !f.running { return .some(.failure(.hangup("port \(self.port) has no call (IDLE)"))) }
-                if !f.running {
-                    // NOTFAX, COMMSFAULT and TIMEOUT are negotiation failing (the reference's
-                    // `{}`); any other ending is the session's error.
-                    if f.state == .error, ![.notFax, .commsFault, .timeout].contains(f.cause) {
-                        return .some(.failure(.error("the fax job on port \(self.port) failed: \(f.cause.rawValue)")))
-                    }
-                    return .some(.success([:]))
+        let result: Result<[String: String], CallError>? = await wait(until: timeout) { c -> Result<[String: String], CallError>?? in
+            let f = c.jobs.fax
+            if !f.details.negotiated.isEmpty { return .some(.success(f.details.negotiated)) }
+            if c.state == .idle && !f.running { return .some(.failure(.hangup("port \(self.port) has no call (IDLE)"))) }
+            if !f.running {
+                // NOTFAX, COMMSFAULT and TIMEOUT are negotiation failing (the reference's
+                // `{}`); any other ending is the session's error.
+                if f.state == .error, ![.notFax, .commsFault, .timeout].contains(f.cause) {
+                    return .some(.failure(.error("the fax job on port \(self.port) failed: \(f.cause.rawValue)")))
                 }
-                return .none
+                return .some(.success([:]))
             }
+            return .none
         } timedOut: { _ in nil }
         switch result {
         case .success(let settings)?: return settings
@@ -285,17 +283,16 @@ extension CallChannel {
 
     func faxWaitForNextPage(timeout: Duration?) async throws -> Int {
         let before = self.faxStatus.withLock { $0.details.pages }
-        let result: Result<Int, CallError> = await wait(until: timeout) { c in
-            self.faxStatus.withLock { f -> Result<Int, CallError>? in
-                if f.details.pages > before { return .success(f.details.pages) }
-                if c.state == .idle { return .failure(.hangup("port \(self.port) has no call (IDLE)")) }
-                if !f.running {
-                    if f.cause == .normal { return .success(f.details.pages) }
-                    return .failure(.error("the fax job on port \(self.port) ended (\(f.cause.rawValue)) after \(f.details.pages) pages"))
-                }
-                return nil
+        let result: Result<Int, CallError> = await wait(until: timeout) { c -> Result<Int, CallError>? in
+            let f = c.jobs.fax
+            if f.details.pages > before { return .success(f.details.pages) }
+            if c.state == .idle { return .failure(.hangup("port \(self.port) has no call (IDLE)")) }
+            if !f.running {
+                if f.cause == .normal { return .success(f.details.pages) }
+                return .failure(.error("the fax job on port \(self.port) ended (\(f.cause.rawValue)) after \(f.details.pages) pages"))
             }
-        } timedOut: { _ in .success(self.faxStatus.withLock { $0.details.pages }) }
+            return nil
+        } timedOut: { c in .success(c.jobs.fax.details.pages) }
         return try result.get()
     }
 
