@@ -232,30 +232,27 @@ public final class CallChannel: Sendable {
     /// `other` is not answered.
     public func connect(_ other: CallChannel) throws -> Bool {
         guard other !== self else { throw CallError.error("a channel cannot be connected to itself") }
-        let mine = try core.withLock { c -> Int in
+        guard other.core.card === core.card else {
+            throw CallError.error("port \(other.port) is on another card: only calls on one card can be connected")
+        }
+        // Both sides in one step, under the card's lock.
+        return try core.card.withChannels(port, other.port) { c, o in
             try requireAnswered(c, "connect")
-            if c.bridge.connectedTo != nil { throw CallError.error("port \(port) is already connected to port \(c.bridge.connectedTo!)") }
+            if let peer = c.bridge.connectedTo { throw CallError.error("port \(port) is already connected to port \(peer)") }
             if c.media.playingDigits { throw CallError.error("port \(port) is transmitting; stop it before connecting") }
-            return c.callSerial
-        }
-        let theirs = try other.core.withLock { o -> Int? in
-            guard o.state == .answered else { return nil }
-            if o.bridge.connectedTo != nil { throw CallError.error("port \(other.port) is already connected to port \(o.bridge.connectedTo!)") }
+            guard o.state == .answered else { return false }
+            if let peer = o.bridge.connectedTo { throw CallError.error("port \(other.port) is already connected to port \(peer)") }
             if o.media.playingDigits { throw CallError.error("port \(other.port) is transmitting; stop it before connecting") }
-            o.bridge.connectedTo = port
-            o.bridge.connectedSerial = mine
-            o.details.connectedPort = port
-            return o.callSerial
-        }
-        guard let theirs else { return false }
-        core.withLock { c in
             c.bridge.connectedTo = other.port
-            c.bridge.connectedSerial = theirs
+            c.bridge.connectedSerial = o.callSerial
             c.details.connectedPort = other.port
+            o.bridge.connectedTo = port
+            o.bridge.connectedSerial = c.callSerial
+            o.details.connectedPort = port
+            send(.listen(to: Int32(other.port)))
+            other.send(.listen(to: Int32(port)))
+            return true
         }
-        send(.listen(to: Int32(other.port)))
-        other.send(.listen(to: Int32(port)))
-        return true
     }
 
     /// Ends a connection made with `connect`. Returns true (also when not connected).

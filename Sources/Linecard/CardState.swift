@@ -20,6 +20,19 @@ final class CardState: Sendable {
     func withChannel<R: Sendable, E: Error>(_ port: Int, _ body: (inout ChannelCore) throws(E) -> R) throws(E) -> R {
         try channels.withLock { (all: inout [ChannelCore]) throws(E) -> R in try body(&all[port]) }
     }
+
+    /// Changes two channels in one step: what links two calls (a local call, a connection, a
+    /// transfer and its leg) is made on both sides at once, so that no notice can arrive
+    /// between the two halves.
+    func withChannels<R: Sendable, E: Error>(_ first: Int, _ second: Int,
+                                             _ body: (inout ChannelCore, inout ChannelCore) throws(E) -> R) throws(E) -> R {
+        precondition(first != second, "a channel cannot be linked to itself")
+        return try channels.withLock { (all: inout [ChannelCore]) throws(E) -> R in
+            try all.withUnsafeMutableBufferPointer { (cores: inout UnsafeMutableBufferPointer<ChannelCore>) throws(E) -> R in
+                try body(&cores[first], &cores[second])
+            }
+        }
+    }
 }
 
 /// One channel's part of its card's state.

@@ -19,19 +19,33 @@ extension CallChannel {
             throw CallError.error("no free local port to run \"\(service)\" on: all \(directory.localChannelCount) are busy")
         }
         let from = caller.isEmpty ? "port \(port)" : caller
-        let mine = core.withLock { c -> Int in
+        // Both ends are linked in one step: a late notice from either port's previous call
+        // finds serials that are not its own.
+        let begun = core.card.withChannels(port, target.port) { c, t -> [@Sendable () -> Void]? in
+            guard c.state == .idle || c.state == .waiting else { return nil }
             beginCall(&c)
             c.placedHere = true
             c.details.calledNumber = service
             c.details.callingNumber = from
-            c.bridge.localPeer = target.port
             c.state = .ringOutgoing
             if let timeout { c.callTimer = setTimer(&c, .call, after: timeout) }
-            return c.callSerial
+            target.beginCall(&t)
+            t.state = .callIncoming
+            t.details.callingNumber = from
+            t.details.calledNumber = service
+            c.bridge.localPeer = target.port
+            c.bridge.localPeerSerial = t.callSerial
+            t.bridge.localPeer = port
+            t.bridge.localPeerSerial = c.callSerial
+            send(.patch(to: Int32(target.port)))
+            target.send(.patch(to: Int32(port)))
+            return target.pollWaiters(&t)
         }
-        send(.patch(to: Int32(target.port)))
-        let theirs = target.beginLocalIncoming(from: port, serial: mine, caller: from, service: service)
-        core.withLock { c in if c.callSerial == mine { c.bridge.localPeerSerial = theirs } }
+        guard let begun else {
+            directory.releaseLocalChannel(target.port)
+            throw CallError.error("cannot call the service \"\(service)\" on port \(port): the channel is no longer IDLE")
+        }
+        for resume in begun { resume() }
         let directory = self.directory
         Task {
             await directory.services.run(service, handler, on: target)
@@ -47,24 +61,6 @@ extension CallChannel {
     public func callToInboundService(_ service: String, from caller: String = "", timeout: Duration? = .seconds(120)) async throws -> CallState {
         try startCallToInboundService(service, from: caller, timeout: timeout)
         return await wait(until: nil) { c in c.state == .answered || c.state == .idle ? c.state : nil } timedOut: { $0.state }
-    }
-
-    /// This local port is being called from `peer`'s call `serial`: CALL_INCOMING, patched
-    /// to it. Returns this side's call serial, which the caller's notices are checked against
-    /// here and this side's against there.
-    func beginLocalIncoming(from peer: Int, serial: Int, caller: String, service: String) -> Int {
-        let (ready, mine) = core.withLock { c -> ([@Sendable () -> Void], Int) in
-            beginCall(&c)
-            c.state = .callIncoming
-            c.details.callingNumber = caller
-            c.details.calledNumber = service
-            c.bridge.localPeer = peer
-            c.bridge.localPeerSerial = serial
-            return (pollWaiters(&c), c.callSerial)
-        }
-        send(.patch(to: Int32(peer)))
-        for resume in ready { resume() }
-        return mine
     }
 
     /// The local port this call reached (its call `serial`) answered it.

@@ -147,7 +147,8 @@ extension CallChannel {
 
     private func runTransfer(_ other: CallChannel, ringback: [(ToneID, Int64)], timeout: Duration?,
                              placeLeg: () throws -> Void) async -> CallState {
-        let serial = core.withLock { c in
+        // The call and its leg are linked in one step.
+        core.card.withChannels(port, other.port) { c, o in
             c.state = .transferring
             c.bridge.transferCause = .none
             c.bridge.transferSerial += 1
@@ -155,11 +156,8 @@ extension CallChannel {
             c.bridge.legState = .callOutgoing
             c.bridge.legCause = .normal
             c.bridge.ringbackPlaying = false
-            return c.bridge.transferSerial
-        }
-        other.core.withLock { o in
             o.bridge.legOwner = port
-            o.bridge.legSerial = serial
+            o.bridge.legSerial = c.bridge.transferSerial
             o.bridge.legCallSerial = nil
             o.bridge.lastReportedToOwner = nil
         }
@@ -262,22 +260,23 @@ extension CallChannel {
     }
 
     /// As a transfer's leg: tells the transferred call of each change of state, in order.
+    /// The report is posted under the card's lock, where the change it reports was seen: two
+    /// reports made by different threads (the program placing the leg, the dispatcher seeing
+    /// it answered) are then posted in the order of the changes.
     func reportToOwner() {
-        let report = core.withLock { c -> (owner: Int, serial: Int, state: CallState, cause: CallCause)? in
-            guard let owner = c.bridge.legOwner, c.bridge.legCallSerial == c.callSerial, c.bridge.lastReportedToOwner != c.state else { return nil }
+        core.withLock { c in
+            guard let owner = c.bridge.legOwner, c.bridge.legCallSerial == c.callSerial, c.bridge.lastReportedToOwner != c.state else { return }
             c.bridge.lastReportedToOwner = c.state
             if c.state == .idle { c.bridge.legOwner = nil }
-            return (owner, c.bridge.legSerial, c.state, c.state == .idle ? c.cause : .normal)
+            let me = port, serial = c.bridge.legSerial, state = c.state, cause = c.state == .idle ? c.cause : .normal
+            let directory = self.directory
+            if state == .answered {
+                // Bridge at once, in this engine tick, so that nothing the target says first is
+                // lost; the transferred call learns of it a moment later.
+                send(.listen(to: Int32(owner)))
+                directory.channel(owner)?.send(.listen(to: Int32(me)))
+            }
+            directory.notifications.async { directory.channel(owner)?.legChanged(from: me, serial: serial, state, cause) }
         }
-        guard let report else { return }
-        let me = port
-        let directory = self.directory
-        if report.state == .answered {
-            // Bridge at once, in this engine tick, so that nothing the target says first is
-            // lost; the transferred call learns of it a moment later.
-            send(.listen(to: Int32(report.owner)))
-            directory.channel(report.owner)?.send(.listen(to: Int32(me)))
-        }
-        directory.notifications.async { directory.channel(report.owner)?.legChanged(from: me, serial: report.serial, report.state, report.cause) }
     }
 }

@@ -87,4 +87,43 @@ final class ClearingRaceTests: XCTestCase {
         }
         XCTAssertEqual(a.state, .idle)
     }
+
+    /// A transferred call and its leg: the far end clears one side while the program hangs up
+    /// the other (the caller's far end against the leg, the leg's far end against the caller).
+    /// Both end, the bridge comes down, and the next round's transfer is not disturbed by a
+    /// late report from this one's leg.
+    func testTheFarEndClearingOneSideOfATransferWhileTheProgramHangsUpTheOther() async throws {
+        let farEnds = FarEnds()
+        let bench = try bench(farEnds)
+        defer { bench.card.shutdown() }
+        let a = bench.channel(0), leg = bench.channel(1)
+        a.makeTonePlayer(using: ToneManager())
+        try await race(Self.rounds) { i in
+            while farEnds.active > 0 { await Task.yield() }
+            let answered = try await a.callToInboundService("hold")
+            guard answered == .answered else {
+                throw CallError.error("round \(i): the call was not answered: \(answered), \(a.cause), \(a.details.rawCause); services: \(bench.card.services.errors)")
+            }
+            let transferred = try await a.transferToInboundService(otherCall: leg, callTo: "hold", callFrom: "port 1")
+            guard transferred == .transferred else {
+                throw CallError.error("round \(i): the transfer ended \(transferred) (\(a.transferCause()), \(a.details.rawCause)); leg \(leg.state) \(leg.cause) \(leg.details.rawCause); services: \(bench.card.services.errors)")
+            }
+            let callersFarEnd = farEnds.take(0), legsFarEnd = farEnds.take(1)
+            guard let callersFarEnd, let legsFarEnd else { throw CallError.error("round \(i): a far end is missing") }
+            // Alternate the pair that races, and which of the two starts first.
+            let (far, program) = i % 2 == 0 ? (callersFarEnd, leg) : (legsFarEnd, a)
+            async let farSide: Void = { if i % 4 < 2 { await Task.yield() }; _ = await far.hangUp() }()
+            async let programSide: Void = { if i % 4 >= 2 { await Task.yield() }; _ = await program.hangUp() }()
+            _ = await (farSide, programSide)
+            // The side left up (a call taken back, or a leg whose owner ended) is the program's to end.
+            if a.state != .idle { _ = await a.hangUp() }
+            guard await a.waitForIdle(timeout: nil) == .idle, await leg.waitForIdle(timeout: nil) == .idle else {
+                throw CallError.error("round \(i): \(a.state) / \(leg.state)")
+            }
+            guard a.details.connectedPort == nil, leg.details.connectedPort == nil else {
+                throw CallError.error("round \(i): still connected")
+            }
+        }
+        XCTAssertEqual(a.state, .idle)
+    }
 }
