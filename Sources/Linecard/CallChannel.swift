@@ -352,10 +352,9 @@ public final class CallChannel: Sendable {
     func wait<T: Sendable>(until timeout: Duration?, _ check: @escaping @Sendable (inout ChannelCore) -> T?,
                            timedOut: @escaping @Sendable (inout ChannelCore) -> T) async -> T {
         let id = waiterCounter.add(1, ordering: .relaxed).newValue
+        let task = currentTaskKey()
         return await withCheckedContinuation { (continuation: CheckedContinuation<T, Never>) in
             let immediate = core.withLock { c -> T? in
-                // The program is waiting again: virtual line time may run.
-                c.pendingHold = nil
                 if let ready = check(&c) { return ready }
                 let timer: Int32?
                 if let timeout {
@@ -366,7 +365,9 @@ public final class CallChannel: Sendable {
                 } else {
                     timer = nil
                 }
-                c.waiters.append(Waiter(id: id) { c in
+                // This task waits: as far as it goes, virtual line time may run.
+                c.suspendedTasks.append(task)
+                c.waiters.append(Waiter(id: id, task: task) { c in
                     if let ready = check(&c) {
                         if let timer { self.send(.cancelTimer(id: timer)) }
                         return { continuation.resume(returning: ready) }
@@ -388,7 +389,13 @@ public final class CallChannel: Sendable {
         var ready: [@Sendable () -> Void] = []
         var remaining: [Waiter] = []
         for waiter in c.waiters {
-            if let resume = waiter.poll(&c) { ready.append(resume) } else { remaining.append(waiter) }
+            if let resume = waiter.poll(&c) {
+                ready.append(resume)
+                // Working on what it was told, until it waits again: line time stands still.
+                c.resumedTasks.append(waiter.task)
+            } else {
+                remaining.append(waiter)
+            }
         }
         c.waiters = remaining
         return ready
@@ -408,15 +415,6 @@ public final class CallChannel: Sendable {
             apply(event, &c)
             let ready = pollWaiters(&c)
             if case .timer(let id) = event.kind { c.firedTimers.remove(id) }
-            if !ready.isEmpty, engine.configuration.clock == .virtual {
-                // Keep line time still until the program waits again (or briefly, if it never does).
-                c.pendingHold = engine.holdClock()
-                c.holdGeneration += 1
-                let generation = c.holdGeneration
-                DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(50)) { [weak self] in
-                    self?.core.withLock { c in if c.holdGeneration == generation { c.pendingHold = nil } }
-                }
-            }
             return ready
         }
         for resume in resumptions { resume() }

@@ -75,7 +75,7 @@ extension CallChannel {
             // at this moment, holding its lock and posting to us.
             let me = port, serial = c.callSerial
             let directory = self.directory
-            directory.notifications.async { directory.channel(peer)?.peerDisconnected(from: me, serial: serial) }
+            directory.post { directory.channel(peer)?.peerDisconnected(from: me, serial: serial) }
         }
         // Connected, transferred, or a transfer's leg: whatever this port transmitted from
         // another port stops with the call.
@@ -85,7 +85,7 @@ extension CallChannel {
             c.bridge.transferLeg = nil
             let me = port, serial = c.bridge.transferSerial
             let directory = self.directory
-            directory.notifications.async { directory.channel(leg)?.transferOwnerEnded(me, serial: serial) }
+            directory.post { directory.channel(leg)?.transferOwnerEnded(me, serial: serial) }
         }
         cancelTimer(&c.bridge.reconnectTimer)
         c.bridge.ringbackPlaying = false

@@ -14,6 +14,7 @@ public final class Card: Sendable {
     /// The inbound services this card can start (see `bind(_:)` and the transfers).
     public let services: InboundServices
     private let directory: ChannelDirectory
+    private let stateOfChannels: CardState
     private let bindings = Mutex<[ServiceBinding]>([])
     private let dispatchers = Mutex<Set<Int>>([])
 
@@ -25,15 +26,18 @@ public final class Card: Sendable {
         self.engine = engine
         let services = InboundServices()
         self.services = services
+        var holdClock: (@Sendable () -> ClockHold)?
+        if configuration.clock == .virtual { holdClock = { @Sendable in engine.holdClock() } }
         // The local ports are the ones `LocalPortsBackend` adds after the card's own.
-        let directory = ChannelDirectory(services: services, localPorts: backend.ports.count..<ported.ports.count)
+        let directory = ChannelDirectory(services: services, localPorts: backend.ports.count..<ported.ports.count, holdClock: holdClock)
         self.directory = directory
-        let state = CardState(ports: ported.ports.count)
+        let state = CardState(ports: ported.ports.count, holdClock: holdClock)
         let channels = try ported.ports.map { port in
             CallChannel(port: port, signalling: try signalling(for: port), engine: engine, configuration: channelConfiguration,
                         directory: directory, state: ChannelState(card: state, port: port.index))
         }
         self.channels = channels
+        stateOfChannels = state
         directory.set(channels)
         for port in ported.ports { try engine.open(port: port.index) }
         try engine.start { event in
@@ -73,7 +77,12 @@ public final class Card: Sendable {
         bindings.withLock { $0.append(binding) }
         for port in ports where dispatchers.withLock({ $0.insert(port).inserted }) {
             let channel = channels[port]
-            Task { await self.dispatch(channel) }
+            let starting = engine.holdClock()
+            Task {
+                stateOfChannels.programStarts(task: currentTaskKey())
+                starting.cancel()
+                await self.dispatch(channel)
+            }
         }
     }
 
@@ -110,6 +119,14 @@ public final class Card: Sendable {
         return channels[port]
     }
 
+    /// Tells the card that the calling task has no more work for its lines until something
+    /// else wakes it (a request, a wall-clock timer): on a virtual clock, line time may run.
+    /// A task whose wait on a channel ended keeps line time still until it waits again;
+    /// call this before it waits for something that is not a channel.
+    public func programIsIdle() {
+        stateOfChannels.programIsIdle(task: currentTaskKey())
+    }
+
     /// Stops the engine and closes the card; calls in progress end.
     public func shutdown() {
         engine.shutdown()
@@ -132,14 +149,27 @@ final class ChannelDirectory: Sendable {
     /// The ports with no line, on which inbound services run.
     let localPorts: Range<Int>
 
-    init(services: InboundServices, localPorts: Range<Int>) {
+    init(services: InboundServices, localPorts: Range<Int>, holdClock: (@Sendable () -> ClockHold)?) {
         self.services = services
         self.localPorts = localPorts
+        self.holdClock = holdClock
     }
 
     /// Tells channels of each other's changes (local calls, transfer legs), in order, never
-    /// under a channel's lock.
-    let notifications = DispatchQueue(label: "linecard.channel-notifications")
+    /// under the card's lock.
+    private let notifications = DispatchQueue(label: "linecard.channel-notifications")
+    /// Holds virtual line time (nil on a paced clock).
+    private let holdClock: (@Sendable () -> ClockHold)?
+
+    /// Posts a notice to a channel. A notice on its way is work the program has pending:
+    /// virtual line time stands still until it has been delivered.
+    func post(_ notice: @escaping @Sendable () -> Void) {
+        let hold = holdClock?()
+        notifications.async {
+            notice()
+            hold?.cancel()
+        }
+    }
 
     /// Takes a free local port (idle and not reserved), or nil.
     func reserveLocalChannel(excluding excluded: Int) -> CallChannel? {

@@ -1,3 +1,5 @@
+import Dispatch
+import LinecardEngine
 import Synchronization
 
 /// The state of every channel of one card, with one owner: every change to any of its
@@ -13,12 +15,25 @@ import Synchronization
 /// `Mutex` traps on a recursive lock, so a notice delivered under the lock fails in the
 /// first test that reaches it rather than deadlocking in production.
 final class CardState: Sendable {
-    private let channels: Mutex<[ChannelCore]>
+    private struct Cores {
+        var channels: [ChannelCore]
+        var program = ProgramActivity()
+    }
 
-    init(ports: Int) { channels = Mutex(Array(repeating: ChannelCore(), count: ports)) }
+    private let cores: Mutex<Cores>
+    /// Takes a hold on virtual line time (nil: the clock is paced, and holds mean nothing).
+    private let holdClock: (@Sendable () -> ClockHold)?
+
+    init(ports: Int, holdClock: (@Sendable () -> ClockHold)?) {
+        cores = Mutex(Cores(channels: Array(repeating: ChannelCore(), count: ports)))
+        self.holdClock = holdClock
+    }
 
     func withChannel<R: Sendable, E: Error>(_ port: Int, _ body: (inout ChannelCore) throws(E) -> R) throws(E) -> R {
-        try channels.withLock { (all: inout [ChannelCore]) throws(E) -> R in try body(&all[port]) }
+        try cores.withLock { (all: inout Cores) throws(E) -> R in
+            defer { account(&all, port) }
+            return try body(&all.channels[port])
+        }
     }
 
     /// Changes two channels in one step: what links two calls (a local call, a connection, a
@@ -27,12 +42,130 @@ final class CardState: Sendable {
     func withChannels<R: Sendable, E: Error>(_ first: Int, _ second: Int,
                                              _ body: (inout ChannelCore, inout ChannelCore) throws(E) -> R) throws(E) -> R {
         precondition(first != second, "a channel cannot be linked to itself")
-        return try channels.withLock { (all: inout [ChannelCore]) throws(E) -> R in
-            try all.withUnsafeMutableBufferPointer { (cores: inout UnsafeMutableBufferPointer<ChannelCore>) throws(E) -> R in
+        return try cores.withLock { (all: inout Cores) throws(E) -> R in
+            defer {
+                account(&all, first)
+                account(&all, second)
+            }
+            return try all.channels.withUnsafeMutableBufferPointer { (cores: inout UnsafeMutableBufferPointer<ChannelCore>) throws(E) -> R in
                 try body(&cores[first], &cores[second])
             }
         }
     }
+
+    // MARK: Virtual line time follows the program
+
+    /// Line time stands still while a task the card resumed (its wait ended) has not waited
+    /// again: the program is working on what it was told. It moves once every such task
+    /// waits again (on any channel of the card), returns from a service, or says it is idle
+    /// (`programIsIdle`). A task that does none of these (it ended, or went to wait for
+    /// something that is not a channel) is done once no thread of the program has work:
+    /// every thread but the line's own asleep in three looks 0.3 ms apart. A thread
+    /// with work is runnable however long a loaded machine keeps it from a core, so the
+    /// outcome does not depend on the machine's load.
+    private func account(_ all: inout Cores, _ port: Int) {
+        let suspended = all.channels[port].suspendedTasks, resumed = all.channels[port].resumedTasks
+        guard !suspended.isEmpty || !resumed.isEmpty else { return }
+        all.channels[port].suspendedTasks.removeAll()
+        all.channels[port].resumedTasks.removeAll()
+        for task in suspended { all.program.working[task] = nil }
+        guard let holdClock else { return }
+        if !resumed.isEmpty {
+            all.program.generation &+= 1
+            for task in resumed { all.program.working[task] = all.program.generation }
+            // A resumption since the last quiet look starts the count again.
+            all.program.quietLooks = 0
+            if !all.program.looking {
+                all.program.looking = true
+                scheduleLook()
+            }
+        }
+        updateHold(&all.program, holdClock)
+    }
+
+    private func updateHold(_ program: inout ProgramActivity, _ holdClock: @Sendable () -> ClockHold) {
+        if program.working.isEmpty {
+            program.hold = nil
+        } else if program.hold == nil {
+            program.hold = holdClock()
+        }
+    }
+
+    private func scheduleLook() {
+        DispatchQueue.global().asyncAfter(deadline: .now() + .microseconds(300)) { [weak self] in self?.look() }
+    }
+
+    private func look() {
+        guard let holdClock else { return }
+        let quiet = !ProgramThreads.anyWorking()
+        cores.withLock { all in
+            if all.program.working.isEmpty {
+                all.program.looking = false
+                return
+            }
+            if quiet {
+                if all.program.quietLooks == 0 { all.program.quietFrom = all.program.generation }
+                all.program.quietLooks += 1
+            } else {
+                all.program.quietLooks = 0
+            }
+            if all.program.quietLooks >= 3 {
+                // Done: the tasks resumed before the quiet began. Any resumed since stay.
+                let from = all.program.quietFrom
+                all.program.working = all.program.working.filter { $0.value > from }
+                all.program.quietLooks = 0
+                updateHold(&all.program, holdClock)
+            }
+            if all.program.working.isEmpty {
+                all.program.looking = false
+            } else {
+                scheduleLook()
+            }
+        }
+    }
+
+    /// The calling task has just started work the card gave it (a service's call): it keeps
+    /// line time still until it waits, as a resumed task does.
+    func programStarts(task: Int) {
+        guard let holdClock else { return }
+        cores.withLock { all in
+            all.program.generation &+= 1
+            all.program.working[task] = all.program.generation
+            all.program.quietLooks = 0
+            if !all.program.looking {
+                all.program.looking = true
+                scheduleLook()
+            }
+            updateHold(&all.program, holdClock)
+        }
+    }
+
+    /// The calling task has no more work for the card's lines until something wakes it.
+    func programIsIdle(task: Int) {
+        guard let holdClock else { return }
+        cores.withLock { all in
+            all.program.working[task] = nil
+            updateHold(&all.program, holdClock)
+        }
+    }
+}
+
+/// The program's tasks the card has resumed and that have not waited since, and the hold
+/// on line time they keep.
+struct ProgramActivity: Sendable {
+    /// Each working task, with the resumption that set it working.
+    var working: [Int: Int] = [:]
+    var generation = 0
+    var hold: ClockHold?
+    /// Looks at the program's threads: one is scheduled while any task is working.
+    var looking = false
+    var quietLooks = 0
+    var quietFrom = 0
+}
+
+/// Names the running task, for the card's account of who is working.
+func currentTaskKey() -> Int {
+    withUnsafeCurrentTask { $0?.hashValue } ?? 0
 }
 
 /// One channel's part of its card's state.

@@ -37,8 +37,10 @@ struct ChannelCore: Sendable {
     var waiters: [Waiter] = []
     var timerGeneration: Int32 = 0
     var firedTimers: Set<Int32> = []
-    var pendingHold: ClockHold?
-    var holdGeneration = 0
+    /// Tasks whose waits on this channel ended, and tasks that began waiting on it, since
+    /// the card last looked (`CardState` keeps the account of who is working).
+    var resumedTasks: [Int] = []
+    var suspendedTasks: [Int] = []
 
     /// A new timer's identity: its purpose in the low bits, so that a firing is routed by
     /// what the timer is for, and a generation above them, so that a stale one is told apart.
@@ -175,5 +177,7 @@ struct Bridge: Sendable {
 /// it once its condition holds.
 struct Waiter: Sendable {
     let id: Int
+    /// The program's task that waits.
+    let task: Int
     let poll: @Sendable (inout ChannelCore) -> (@Sendable () -> Void)?
 }

@@ -49,6 +49,8 @@ public final class InboundServices: Sendable {
             failures.withLock { $0.append((name, "\(error)")) }
         }
         if channel.state != .idle && channel.state != .waiting { await channel.hangUp() }
+        // The service is over: its task no longer keeps line time still.
+        channel.core.card.programIsIdle(task: currentTaskKey())
     }
 }
 

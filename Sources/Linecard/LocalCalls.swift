@@ -47,7 +47,12 @@ extension CallChannel {
         }
         for resume in begun { resume() }
         let directory = self.directory
+        // Line time stands still from here until the service's task runs (and then until it
+        // first waits): however late a loaded machine starts it, it finds its call as it was.
+        let starting = engine.holdClock()
         Task {
+            target.core.card.programStarts(task: currentTaskKey())
+            starting.cancel()
             await directory.services.run(service, handler, on: target)
             directory.releaseLocalChannel(target.port)
         }
@@ -102,6 +107,6 @@ extension CallChannel {
         c.bridge.localEndCause = .normal
         let me = port, serial = c.callSerial
         let directory = self.directory
-        directory.notifications.async { directory.channel(peer)?.localPeerEnded(by: me, serial: serial, cause: cause) }
+        directory.post { directory.channel(peer)?.localPeerEnded(by: me, serial: serial, cause: cause) }
     }
 }

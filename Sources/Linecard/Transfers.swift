@@ -276,7 +276,7 @@ extension CallChannel {
                 send(.listen(to: Int32(owner)))
                 directory.channel(owner)?.send(.listen(to: Int32(me)))
             }
-            directory.notifications.async { directory.channel(owner)?.legChanged(from: me, serial: serial, state, cause) }
+            directory.post { directory.channel(owner)?.legChanged(from: me, serial: serial, state, cause) }
         }
     }
 }

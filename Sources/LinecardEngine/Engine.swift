@@ -270,6 +270,9 @@ public final class Engine: @unchecked Sendable {
             dispatcherThread = try TickThread(name: "linecard-events") { [self] in dispatchLoop(onEvent) }
             tickThread = try TickThread(name: "linecard-tick") { [self] in
                 if wantRealtime { report.withLock { $0 = TickThread.becomeRealtime() } }
+                // Line time's own thread: not the program's work (see `ProgramThreads`).
+                LineThreads.enroll()
+                defer { LineThreads.leave() }
                 ready.store(true, ordering: .releasing)
                 tickLoop()
             }

@@ -127,6 +127,8 @@ final class Dialer: Sendable {
                 // falls due; look again every few seconds all the same (the clock may move).
                 let due = (try? await queue.nextDue())?.timeIntervalSinceNow ?? Self.longestSleep
                 let seconds = min(Self.longestSleep, max(0.02, due))
+                // Nothing to call: this line's task waits for a request, not for line time.
+                card.programIsIdle()
                 let timer = Task { [wakeups = self.wakeups] in
                     // A cancelled sleep must not wake the line: that would make it poll without end.
                     guard (try? await Task.sleep(for: .milliseconds(Int(seconds * 1000)))) != nil else { return }

@@ -77,6 +77,9 @@ final class FaxSession: @unchecked Sendable {
     }
 
     private func run() {
+        // The modem follows line time in lockstep: its thread is the line's, not the program's.
+        LineThreads.enroll()
+        defer { LineThreads.leave() }
         let rx = UnsafeMutablePointer<Int16>.allocate(capacity: Self.block)
         let tx = UnsafeMutablePointer<Int16>.allocate(capacity: Self.block)
         defer { rx.deallocate(); tx.deallocate() }
