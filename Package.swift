@@ -74,7 +74,9 @@ let package = Package(
             dependencies: ["LinecardCore", "LinecardDSP", .product(name: "Logging", package: "swift-log")]),
         .target(name: "SimulatedCard", dependencies: ["LinecardEngine", "LinecardDSP"]),
         .target(name: "AlsaCard", dependencies: ["LinecardCore", "CAlsa"]),
-        .target(name: "DahdiCard", dependencies: ["LinecardCore", "CDahdi"]),
+        .target(
+            name: "DahdiCard",
+            dependencies: ["LinecardCore", "CDahdi", .product(name: "SystemPackage", package: "swift-system")]),
         .target(
             name: "Linecard",
             dependencies: [

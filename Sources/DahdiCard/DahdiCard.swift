@@ -2,6 +2,7 @@ import CDahdi
 import Foundation
 import LinecardCore
 import Synchronization
+import SystemPackage
 
 /// DAHDI channels (analog FXS/FXO cards, T1/E1/BRI bearer channels, dynamic spans) as
 /// Linecard ports. Each port is a channel opened through `/dev/dahdi/channel` and
@@ -24,7 +25,7 @@ public final class DahdiCard: CardBackend, @unchecked Sendable {
     private let count: Int
     // Per port, touched by open/close outside the tick and by the tick while the engine runs
     // (the engine opens and closes ports only while it is stopped or through its own tick).
-    private let fds: UnsafeMutablePointer<CInt>
+    private let descriptors: UnsafeMutablePointer<DahdiChannelDescriptor?>
     private let gone: UnsafeMutablePointer<Bool>
     private let gotBlock: UnsafeMutablePointer<Bool>
     private let offHook: UnsafeMutablePointer<Bool>
@@ -71,8 +72,8 @@ public final class DahdiCard: CardBackend, @unchecked Sendable {
                             signalling: ch.signalling, alarms: ch.alarms)
         }
         count = chosen.count
-        fds = .allocate(capacity: count)
-        fds.initialize(repeating: -1, count: count)
+        descriptors = .allocate(capacity: count)
+        descriptors.initialize(repeating: nil, count: count)
         gone = .allocate(capacity: count)
         gone.initialize(repeating: false, count: count)
         gotBlock = .allocate(capacity: count)
@@ -93,7 +94,8 @@ public final class DahdiCard: CardBackend, @unchecked Sendable {
 
     deinit {
         shutdown()
-        fds.deallocate()
+        descriptors.deinitialize(count: count)
+        descriptors.deallocate()
         gone.deallocate()
         gotBlock.deallocate()
         offHook.deallocate()
@@ -117,61 +119,40 @@ public final class DahdiCard: CardBackend, @unchecked Sendable {
             throw CardError.device("DAHDI's smallest block is \(DahdiMinBlockSize) samples (2 ms); run the engine with a block of 16 to 160 samples")
         }
         close(port: port)
-        let number = channelNumbers[port]
-        let fd = Glibc.open(channelPath, O_RDWR | O_NONBLOCK)
-        guard fd >= 0 else { throw Self.openError(channelPath, errno: errno) }
-        func fail(_ what: String) -> CardError {
-            let e = errno
-            Glibc.close(fd)
-            return CardError.device("DAHDI channel \(number): \(what): \(String(cString: strerror(e)))")
-        }
-        var value = CInt(number)
-        guard dahdi_ioctl_int(fd, DahdiSpecify, &value) == 0 else {
-            throw errno == EBUSY
-                ? { Glibc.close(fd); return CardError.device("DAHDI channel \(number) is in use by another program (Asterisk?)") }()
-                : fail("cannot open it")
-        }
-        value = CInt(blockSize)
-        guard dahdi_ioctl_int(fd, DahdiSetBlockSize, &value) == 0 else { throw fail("a block of \(blockSize) samples") }
-        if ports[port].kind == .clear {
+        let channel = try DahdiChannelDescriptor.open(channelPath, channel: channelNumbers[port])
+        do {
+            try channel.specify(channelNumbers[port])
+            try channel.setBlockSize(blockSize)
             // A clear (bchan) channel passes bytes untouched until it is put in audio mode,
             // as Asterisk does for a voice call on a B channel; linear mode needs audio mode.
-            value = 1
-            guard dahdi_ioctl_int(fd, DahdiAudioMode, &value) == 0 else { throw fail("audio mode") }
+            if ports[port].kind == .clear { try channel.enterAudioMode() }
+            try channel.enterLinearMode()
+            // Four blocks each way: enough to ride out a late tick, little enough to keep the
+            // delay low. Transmit starts when half are full, so a late write does not underrun.
+            // DAHDI counts a buffer in samples (it stores G.711 bytes and converts on read and
+            // write), so the size is the block, not the block's bytes in linear mode.
+            try channel.setBuffers(count: 4, samples: blockSize)
+        } catch {
+            channel.close()
+            throw error
         }
-        value = 1
-        guard dahdi_ioctl_int(fd, DahdiSetLinear, &value) == 0 else { throw fail("linear (16-bit) mode") }
-        // Four blocks each way: enough to ride out a late tick, little enough to keep the
-        // delay low. Transmit starts when half are full, so a late write does not underrun.
-        // DAHDI counts a buffer in samples (it stores G.711 bytes and converts on read and
-        // write), so the size is the block, not the block's bytes in linear mode.
-        var buffers = DahdiBufferInfo(txbufpolicy: CInt(DahdiPolicyHalfFull), rxbufpolicy: CInt(DahdiPolicyImmediate),
-                                      numbufs: 4, bufsize: CInt(blockSize), readbufs: 0, writebufs: 0)
-        guard dahdi_ioctl_bufinfo(fd, DahdiSetBufInfo, &buffers) == 0 else { throw fail("setting its buffers") }
-        value = 1
-        _ = dahdi_ioctl_int(fd, DahdiBufferEvents, &value)
-        value = CInt(DahdiFlushAll)
-        _ = dahdi_ioctl_int(fd, DahdiFlush, &value)
-        var params = DahdiParams()
-        if dahdi_ioctl_params(fd, DahdiGetParams, &params) == 0 {
-            offHook[port] = params.rxisoffhook != 0 && ports[port].kind == .fxs
-        }
-        fds[port] = fd
+        channel.reportBufferEvents()
+        channel.flushAll()
+        let params = channel.parameters()
+        offHook[port] = (params?.rxisoffhook ?? 0) != 0 && ports[port].kind == .fxs
+        descriptors[port] = channel
         gone[port] = false
-        if params.chan_alarms != 0 { push(port, .alarm) }
+        if (params?.chan_alarms ?? 0) != 0 { push(port, .alarm) }
         // Two blocks of silence queued, so transmit is running before the first tick writes.
-        var silence = [Int16](repeating: 0, count: blockSize * 2)
-        _ = silence.withUnsafeMutableBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        let silence = [Int16](repeating: 0, count: blockSize * 2)
+        _ = silence.withUnsafeBytes { channel.write(from: $0.baseAddress!, bytes: $0.count) }
     }
 
     public func close(port: Int) {
-        guard port >= 0, port < count, fds[port] >= 0 else { return }
-        if ports[port].kind == .fxo || ports[port].kind == .fxs {
-            var hook = CInt(DahdiHookOnHook)
-            _ = dahdi_ioctl_int(fds[port], DahdiHook, &hook)
-        }
-        Glibc.close(fds[port])
-        fds[port] = -1
+        guard port >= 0, port < count, let channel = descriptors[port] else { return }
+        if ports[port].kind == .fxo || ports[port].kind == .fxs { _ = channel.control(DahdiHook, CInt(DahdiHookOnHook)) }
+        channel.close()
+        descriptors[port] = nil
     }
 
     public func shutdown() {
@@ -193,16 +174,15 @@ public final class DahdiCard: CardBackend, @unchecked Sendable {
 
     /// Reads every queued DAHDI event of `port` and turns it into line events.
     private func drainEvents(_ port: Int) {
-        let fd = fds[port]
-        var event: CInt = 0
+        guard let channel = descriptors[port] else { return }
         while true {
-            event = 0
-            if dahdi_ioctl_int(fd, DahdiGetEvent, &event) != 0 {
-                if errno == ENODEV { markGone(port) }
+            switch channel.nextEvent() {
+            case .success(0): return
+            case .success(let event): translate(port, event)
+            case .failure(let errno):
+                if errno == .operationNotSupportedByDevice { markGone(port) }
                 return
             }
-            if event == 0 { return }
-            translate(port, event)
         }
     }
 
@@ -244,7 +224,7 @@ public final class DahdiCard: CardBackend, @unchecked Sendable {
         var waiting = 0
         for port in 0..<count {
             let block = samples + port * blockSize
-            gotBlock[port] = fds[port] < 0 || gone[port]
+            gotBlock[port] = descriptors[port] == nil || gone[port]
             if gotBlock[port] { block.update(repeating: 0, count: blockSize) } else { waiting += 1 }
         }
         // One period of the card plus generous slack: a span that stops delivering (an alarm
@@ -253,14 +233,14 @@ public final class DahdiCard: CardBackend, @unchecked Sendable {
         while waiting > 0 {
             var n = 0
             for port in 0..<count where !gotBlock[port] {
-                pollFDs[n] = pollfd(fd: fds[port], events: Int16(POLLIN | POLLPRI), revents: 0)
+                pollFDs[n] = pollfd(fd: descriptors[port]!.fd.rawValue, events: Int16(POLLIN | POLLPRI), revents: 0)
                 pollPorts[n] = port
                 n += 1
             }
             let ready = poll(pollFDs, nfds_t(n), 100)
             if ready <= 0 {
                 rounds += 1
-                if ready < 0 && errno == EINTR { continue }
+                if ready < 0 && Errno.ofLastCall == .interrupted { continue }
                 if rounds < 5 { continue }
                 // Half a second without audio: give silence for the silent ones and go on.
                 for port in 0..<count where !gotBlock[port] {
@@ -271,7 +251,7 @@ public final class DahdiCard: CardBackend, @unchecked Sendable {
             }
             for i in 0..<n where pollFDs[i].revents != 0 {
                 let port = pollPorts[i]
-                let fd = fds[port]
+                let channel = descriptors[port]!
                 let revents = Int32(pollFDs[i].revents)
                 if revents & (POLLERR | POLLNVAL | POLLHUP) != 0 && revents & (POLLIN | POLLPRI) == 0 {
                     markGone(port)
@@ -284,23 +264,20 @@ public final class DahdiCard: CardBackend, @unchecked Sendable {
                     continue
                 }
                 guard revents & POLLIN != 0 else { continue }
-                let got = Glibc.read(fd, samples + port * blockSize, bytes)
-                if got == bytes {
+                switch channel.read(into: samples + port * blockSize, bytes: bytes) {
+                case .success(bytes):
                     gotBlock[port] = true
                     waiting -= 1
-                } else if got < 0 {
-                    switch errno {
-                    case DahdiErrnoEventPending: drainEvents(port)
-                    case EAGAIN, EINTR: break
-                    default:
-                        markGone(port)
-                        (samples + port * blockSize).update(repeating: 0, count: blockSize)
-                        gotBlock[port] = true
-                        waiting -= 1
-                    }
-                } else {
+                case .failure(.dahdiEventPending): drainEvents(port)
+                case .failure(.resourceTemporarilyUnavailable), .failure(.interrupted): break
+                case .failure:
+                    markGone(port)
+                    (samples + port * blockSize).update(repeating: 0, count: blockSize)
+                    gotBlock[port] = true
+                    waiting -= 1
+                case .success(let got):
                     // A short block (a driver with another block size): pad with silence.
-                    let have = max(0, got / 2)
+                    let have = got / 2
                     (samples + port * blockSize + have).update(repeating: 0, count: blockSize - have)
                     gotBlock[port] = true
                     waiting -= 1
@@ -310,48 +287,49 @@ public final class DahdiCard: CardBackend, @unchecked Sendable {
     }
 
     public func writeBlocks(from samples: UnsafePointer<Int16>, blockSize: Int) {
-        for port in 0..<count where fds[port] >= 0 && !gone[port] {
+        for port in 0..<count where !gone[port] {
+            guard let channel = descriptors[port] else { continue }
             var tries = 0
             while tries < 2 {
                 tries += 1
-                let n = Glibc.write(fds[port], samples + port * blockSize, blockSize * 2)
-                if n >= 0 { break }
-                if errno == DahdiErrnoEventPending {
+                switch channel.write(from: samples + port * blockSize, bytes: blockSize * 2) {
+                case .success: break
+                case .failure(.dahdiEventPending):
                     drainEvents(port)
                     continue
+                case .failure(let errno):
+                    if errno == .operationNotSupportedByDevice { markGone(port) }
+                    // EAGAIN: DAHDI's buffers are full (the far side reads slower than we
+                    // write); the block is dropped rather than blocking the tick.
                 }
-                if errno == ENODEV { markGone(port) }
-                // EAGAIN: DAHDI's buffers are full (the far side reads slower than we write);
-                // the block is dropped rather than blocking the tick.
                 break
             }
         }
     }
 
     public func setHook(port: Int, _ command: HookCommand) -> Int32 {
-        guard port >= 0, port < count, fds[port] >= 0 else { return EBADF }
-        guard !gone[port] else { return ENODEV }
+        guard port >= 0, port < count, let channel = descriptors[port] else { return Errno.badFileDescriptor.rawValue }
+        guard !gone[port] else { return Errno.operationNotSupportedByDevice.rawValue }
         let kind = ports[port].kind
         guard kind == .fxo || kind == .fxs else { return 0 }
-        var value: CInt
-        var request = DahdiHook
+        let refused: Errno?
         switch command {
-        case .onHook: value = CInt(DahdiHookOnHook)
-        case .offHook: value = CInt(DahdiHookOffHook)
-        case .flash: value = CInt(DahdiHookFlash)
-        case .ringStart: value = CInt(DahdiHookRing)
-        case .ringStop: value = CInt(DahdiHookRingOff)
+        case .onHook: refused = channel.control(DahdiHook, CInt(DahdiHookOnHook))
+        case .offHook: refused = channel.control(DahdiHook, CInt(DahdiHookOffHook))
+        case .flash: refused = channel.control(DahdiHook, CInt(DahdiHookFlash))
+        case .ringStart: refused = channel.control(DahdiHook, CInt(DahdiHookRing))
+        case .ringStop: refused = channel.control(DahdiHook, CInt(DahdiHookRingOff))
         case .polarityNormal, .polarityReversed:
-            request = DahdiSetPolarity
-            value = command == .polarityReversed ? 1 : 0
-        }
-        if dahdi_ioctl_int(fds[port], request, &value) != 0 && errno != EINPROGRESS {
+            switch channel.control(DahdiSetPolarity, command == .polarityReversed ? 1 : 0) {
             // Polarity is the channel driver's to do, and many (dynamic spans, most FXO
             // modules) cannot: the line simply carries no polarity signal.
-            if request == DahdiSetPolarity && (errno == ENOTTY || errno == EINVAL) { return 0 }
-            return errno
+            case nil, .inappropriateIOCTLForDevice?, .invalidArgument?: return 0
+            case let errno?: return errno.rawValue
+            }
         }
-        if kind == .fxo && request == DahdiHook {
+        // A ring or a flash is under way (EINPROGRESS): accepted.
+        if let refused, refused != .nowInProgress { return refused.rawValue }
+        if kind == .fxo {
             if command == .offHook { offHook[port] = true }
             if command == .onHook { offHook[port] = false }
         }
@@ -361,17 +339,6 @@ public final class DahdiCard: CardBackend, @unchecked Sendable {
     public func nextLineEvent() -> LineEvent? { events.pop() }
 
     // MARK: Errors
-
-    static func openError(_ path: String, errno e: CInt) -> CardError {
-        switch e {
-        case ENOENT:
-            return .device("\(path) does not exist: the DAHDI kernel modules are not loaded (modprobe dahdi and the card's driver, then dahdi_cfg)")
-        case EACCES, EPERM:
-            return .device("no permission to open \(path): add yourself to the telephony group (see udev/60-linecard.rules and README \"Hardware access\")")
-        default:
-            return .device("cannot open \(path): \(String(cString: strerror(e)))")
-        }
-    }
 
     static func summary(_ channels: [DahdiChannel]) -> String {
         let audio = channels.filter { $0.kind != nil }.map(\.number)

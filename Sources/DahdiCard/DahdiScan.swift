@@ -1,6 +1,7 @@
 import CDahdi
 import Foundation
 import LinecardCore
+import SystemPackage
 
 /// A DAHDI span as `/dev/dahdi/ctl` describes it (what `dahdi_scan` prints).
 public struct DahdiSpan: Sendable, Equatable, Codable {
@@ -38,12 +39,17 @@ public struct DahdiChannel: Sendable, Equatable, Codable {
 
 /// Reads spans and channels through the control device, as `dahdi_scan` does.
 public enum DahdiScanner {
-    /// Every span and its channels. Throws a `CardError.device` that says what is missing
-    /// when DAHDI is not loaded or the control device cannot be opened.
-    public static func scan(controlPath: String = LC_DAHDI_CTL_PATH) throws -> [DahdiSpan] {
-        let ctl = Glibc.open(controlPath, O_RDWR)
-        guard ctl >= 0 else { throw DahdiCard.openError(controlPath, errno: errno) }
-        defer { Glibc.close(ctl) }
+    /// Every span and its channels. Throws a `DahdiError` that says what is missing when
+    /// DAHDI is not loaded or the control device cannot be opened.
+    public static func scan(controlPath: String = LC_DAHDI_CTL_PATH) throws(DahdiError) -> [DahdiSpan] {
+        let control: FileDescriptor
+        do {
+            control = try FileDescriptor.open(FilePath(controlPath), .readWrite)
+        } catch {
+            throw DahdiError(device: controlPath, operation: "opening it", errno: error as? Errno ?? .ioError)
+        }
+        defer { try? control.close() }
+        let ctl = control.rawValue
 
         var channelsBySpan: [Int: [DahdiChannel]] = [:]
         for number in 1..<Int(DahdiMaxChannels) {
@@ -112,12 +118,10 @@ public enum DahdiScanner {
     /// DAHDI names signalling after what it talks to: FXS signalling faces an exchange (our
     /// FXO port), FXO signalling faces a telephone (our FXS port).
     public static func portKind(_ sigtype: CInt) -> PortKind? {
-        if sigtype & DahdiSigFXS != 0 && sigtype & ~0x200F == 0 { return .fxo }
-        if sigtype & DahdiSigFXO != 0 && sigtype & ~0x1038 == 0 { return .fxs }
-        switch sigtype {
-        case DahdiSigClear: return .clear
-        default: return nil
-        }
+        let signalling = DahdiSignalling(rawValue: sigtype)
+        if signalling.facesExchange { return .fxo }
+        if signalling.facesTelephone { return .fxs }
+        return signalling == .clear ? .clear : nil
     }
 
     public static func alarmNames(_ alarms: Int32) -> [String] {

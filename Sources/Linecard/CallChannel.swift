@@ -60,13 +60,34 @@ public final class CallChannel: Sendable {
     @discardableResult
     public func call(to number: String, from caller: String = "", timeout: Duration? = .seconds(120)) async throws -> CallState {
         try startCall(to: number, from: caller, timeout: timeout)
-        return await wait(until: nil) { c in c.state == .answered || c.state == .idle ? c.state : nil } timedOut: { $0.state }
+        return await waitForAnswerOrEnd()
+    }
+
+    /// `call(to:from:timeout:)` with a number already checked (`DialString`).
+    @discardableResult
+    public func call(to number: DialString, from caller: String = "", timeout: Duration? = .seconds(120)) async throws -> CallState {
+        try startCall(to: number, from: caller, timeout: timeout)
+        return await waitForAnswerOrEnd()
     }
 
     /// Starts placing a call and returns at once; follow it with `state`, `waitForAnswer`
-    /// or `waitForIdle`.
+    /// or `waitForIdle`. A line that dials checks `number` here (see `DialString`).
     public func startCall(to number: String, from caller: String = "", timeout: Duration? = nil) throws {
-        try signalling.checkCalledNumber(number, port: port)
+        guard signalling.capabilities.dialsNumbers else {
+            return try beginOutgoingCall(number, dialling: nil, from: caller, timeout: timeout)
+        }
+        let dial: DialString
+        do { dial = try DialString(number) } catch { throw CallError.error(error.description) }
+        try beginOutgoingCall(number, dialling: dial, from: caller, timeout: timeout)
+    }
+
+    /// `startCall(to:from:timeout:)` with a number already checked.
+    public func startCall(to number: DialString, from caller: String = "", timeout: Duration? = nil) throws {
+        try beginOutgoingCall(number.written, dialling: number, from: caller, timeout: timeout)
+    }
+
+    private func beginOutgoingCall(_ number: String, dialling dial: DialString?, from caller: String, timeout: Duration?) throws {
+        try signalling.checkCanCall(number, port: port)
         try core.withLock { c in
             guard c.state == .idle || c.state == .waiting else {
                 throw CallError.error("cannot place a call on port \(port): the channel is \(c.state.rawValue), not IDLE")
@@ -75,6 +96,7 @@ public final class CallChannel: Sendable {
             c.placedHere = true
             c.details.calledNumber = number
             c.details.callingNumber = caller
+            c.line.dialString = dial
             if let reason = c.outOfService {
                 finish(&c, .outOfOrder, raw: reason)
                 return
@@ -85,20 +107,14 @@ public final class CallChannel: Sendable {
         }
     }
 
+    private func waitForAnswerOrEnd() async -> CallState {
+        await wait(until: nil) { c in c.state == .answered || c.state == .idle ? c.state : nil } timedOut: { $0.state }
+    }
+
     /// Waits until an outgoing call is answered or ends; returns the state.
     @discardableResult
     public func waitForAnswer(timeout: Duration? = nil) async -> CallState {
         await wait(until: timeout) { c in c.state == .answered || c.state == .idle ? c.state : nil } timedOut: { $0.state }
-    }
-
-    static func validateNumber(_ number: String) throws {
-        guard !number.isEmpty else { throw CallError.error("the number to call is empty") }
-        guard number.count <= DigitString.capacity else {
-            throw CallError.error("the number \"\(number)\" is longer than \(DigitString.capacity) digits")
-        }
-        if let bad = number.first(where: { !"0123456789*#ABCD".contains($0) }) {
-            throw CallError.error("the number \"\(number)\" has \"\(bad)\": dial only 0-9, *, #, A-D")
-        }
     }
 
     // MARK: Incoming calls

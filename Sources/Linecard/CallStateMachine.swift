@@ -1,6 +1,7 @@
 import Foundation
 import LinecardDSP
 import LinecardEngine
+import SystemPackage
 
 /// How a channel follows its line: the reactions to engine events, under the channel's lock.
 extension CallChannel {
@@ -184,9 +185,10 @@ extension CallChannel {
         case .readOverrun, .writeUnderrun: break
         case .hookFailed:
             // DAHDI answers ENODATA to ringing and dialling until a tone zone is loaded.
-            let reason = value == ENODATA
+            let refusal = Errno(rawValue: value)
+            let reason = refusal == .noData
                 ? "the card has no tone zone loaded: add loadzone= and defaultzone= to /etc/dahdi/system.conf and run dahdi_cfg"
-                : "the card refused a hook command (errno \(value): \(String(cString: strerror(value))))"
+                : "the card refused a hook command: \(refusal)"
             if c.isInCall { finish(&c, .failed, raw: reason) }
         case .polarityReversal, .loopCurrentDrop, .ringBegin, .ringEnd, .offHook, .onHook, .flash:
             signalling.lineSignal(signal, self, &c)

@@ -1,4 +1,4 @@
-import Dispatch
+import Foundation
 import LinecardEngine
 import Synchronization
 
@@ -91,17 +91,16 @@ final class CardState: Sendable {
         }
     }
 
-    private func scheduleLook() {
-        DispatchQueue.global().asyncAfter(deadline: .now() + .microseconds(300)) { [weak self] in self?.look() }
-    }
+    private func scheduleLook() { ProgramLooker.shared.add(self) }
 
-    private func look() {
-        guard let holdClock else { return }
-        let quiet = !ProgramThreads.anyWorking()
-        cores.withLock { all in
+    /// One look at the program's threads (`quiet`: none has work); false when no task is
+    /// working any more, so no further look is needed.
+    func look(quiet: Bool) -> Bool {
+        guard let holdClock else { return false }
+        return cores.withLock { all in
             if all.program.working.isEmpty {
                 all.program.looking = false
-                return
+                return false
             }
             if quiet {
                 if all.program.quietLooks == 0 { all.program.quietFrom = all.program.generation }
@@ -116,11 +115,8 @@ final class CardState: Sendable {
                 all.program.quietLooks = 0
                 updateHold(&all.program, holdClock)
             }
-            if all.program.working.isEmpty {
-                all.program.looking = false
-            } else {
-                scheduleLook()
-            }
+            all.program.looking = !all.program.working.isEmpty
+            return all.program.looking
         }
     }
 
@@ -190,5 +186,52 @@ struct ChannelField<Value: Sendable>: Sendable {
 
     func withLock<R: Sendable, E: Error>(_ body: (inout Value) throws(E) -> R) throws(E) -> R {
         try state.withLock { (c: inout ChannelCore) throws(E) -> R in try body(&c[keyPath: keyPath]) }
+    }
+}
+
+/// Looks at the program's threads for every card that has tasks working, every 0.3 ms, from
+/// a thread of its own that counts as a line thread (so that its own looking is never taken
+/// for the program's work), and sleeps while no card needs it.
+final class ProgramLooker: @unchecked Sendable {
+    static let shared = ProgramLooker()
+
+    private final class WeakCard {
+        weak var card: CardState?
+        init(_ card: CardState) { self.card = card }
+    }
+
+    private let cards = Mutex<[WeakCard]>([])
+    private let wake = DispatchSemaphore(value: 0)
+
+    private init() {
+        let thread = Thread { [self] in run() }
+        thread.name = "linecard-looker"
+        thread.start()
+    }
+
+    func add(_ card: CardState) {
+        let first = cards.withLock { list in
+            list.append(WeakCard(card))
+            return list.count == 1
+        }
+        if first { wake.signal() }
+    }
+
+    private func run() {
+        LineThreads.enroll()
+        while true {
+            if cards.withLock({ $0.isEmpty }) {
+                wake.wait()
+                continue
+            }
+            usleep(300)
+            let quiet = !ProgramThreads.anyWorking()
+            let looking = cards.withLock { $0 }
+            var done: [ObjectIdentifier] = []
+            for entry in looking {
+                guard let card = entry.card, card.look(quiet: quiet) else { done.append(ObjectIdentifier(entry)); continue }
+            }
+            cards.withLock { list in list.removeAll { done.contains(ObjectIdentifier($0)) } }
+        }
     }
 }

@@ -101,6 +101,8 @@ struct LineProgress: Sendable {
     var classifyTimer: Int32?
     /// What a telephone dialled (FXS).
     var dialled = ""
+    /// What this call dials (a line that dials numbers), checked when the call was placed.
+    var dialString: DialString?
 }
 
 /// What the far end sounds like and what this port is playing or recording.

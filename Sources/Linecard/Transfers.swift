@@ -38,7 +38,9 @@ extension CallChannel {
         guard otherCall.signalling.capabilities.callsNumbers else {
             throw CallError.error("a transfer to a number needs a line for its leg: port \(otherCall.port) is \(otherCall.signalling.name)")
         }
-        try otherCall.signalling.checkCalledNumber(number, port: otherCall.port)
+        if otherCall.signalling.capabilities.dialsNumbers {
+            do { _ = try DialString(number) } catch { throw CallError.error(error.description) }
+        }
         let from = callFrom.isEmpty ? defaultTransferCaller() : callFrom
         return await runTransfer(otherCall, ringback: ringback, timeout: timeout) {
             try otherCall.startCall(to: number, from: from)
@@ -86,7 +88,8 @@ extension CallChannel {
         guard signalling.capabilities.flashTransfers else {
             throw CallError.error("a hook-flash transfer needs an FXO line: port \(port) is \(signalling.name)")
         }
-        try signalling.checkCalledNumber(number, port: port)
+        let dial: DialString
+        do { dial = try DialString(number) } catch { throw CallError.error(error.description) }
         try core.withLock { c in
             try requireAnswered(c, "transfer the call by hook flash")
             if let peer = c.bridge.connectedTo {
@@ -102,7 +105,7 @@ extension CallChannel {
         if ended { return .idle }
         core.withLock { c in
             c.media.digitsDone = false
-            send(.sendDigits(DigitString(number)!))
+            send(.sendDigits(dial.digitString))
         }
         _ = await wait(until: .seconds(10)) { c in c.state == .idle || c.media.digitsDone ? true : nil } timedOut: { _ in false }
         core.withLock { c in

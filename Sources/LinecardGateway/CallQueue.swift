@@ -1,4 +1,5 @@
 import Foundation
+import Linecard
 
 /// The call queue the gateway works from: requests stored durably, claimed one attempt at a
 /// time by the lines, and their outcomes recorded. `SQLiteCallQueue` is the embedded store;
@@ -63,7 +64,7 @@ public enum AttemptResult: Sendable, Equatable {
 public struct CallClaim: Sendable {
     public let record: CallRecord
     public let attempt: Int
-    public let number: String
+    public let number: DialString
     /// The attempt is recorded as preparing: call `markDialling` once the message is ready.
     public let preparing: Bool
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Linecard
 
 /// What a call request asks the gateway to play.
 public enum CallMessage: Sendable, Equatable, Codable {
@@ -42,10 +43,11 @@ public enum RequestStatus: String, Sendable, Codable, CaseIterable {
 /// A request to call, as accepted from a client.
 public struct NewCallRequest: Sendable, Equatable {
     public var info: String
-    /// The number as the client gave it.
+    /// The number as the client gave it (shown back to clients as it came).
     public var phoneNumber: String
-    /// The numbers to dial in turn: one, or a call list (call-till-confirm).
-    public var numbers: [String]
+    /// The numbers to dial in turn: one, or a call list (call-till-confirm), each checked
+    /// when the request was accepted.
+    public var numbers: [DialString]
     public var message: CallMessage
     /// Call-till-confirm: the digits someone called must enter.
     public var confirmationCode: String?
@@ -55,11 +57,19 @@ public struct NewCallRequest: Sendable, Equatable {
     /// Things the client should know (ignored parameters), returned in the response.
     public var warnings: [String]
 
-    public init(info: String = "", phoneNumber: String, numbers: [String]? = nil, message: CallMessage,
+    /// A request to call `number` (or, for a call-till-confirm, the list `numbers`).
+    public init(info: String = "", number: DialString, numbers: [DialString]? = nil, message: CallMessage,
                 confirmationCode: String? = nil, selfDelete: Bool = false, deadline: Date, warnings: [String] = []) {
+        self.init(info: info, phoneNumber: number.written, numbers: numbers ?? [number], message: message,
+                  confirmationCode: confirmationCode, selfDelete: selfDelete, deadline: deadline, warnings: warnings)
+    }
+
+    /// A request as stored: the client's text for `phoneNumber`, and the numbers to dial.
+    init(info: String, phoneNumber: String, numbers: [DialString], message: CallMessage,
+         confirmationCode: String?, selfDelete: Bool, deadline: Date, warnings: [String]) {
         self.info = info
         self.phoneNumber = phoneNumber
-        self.numbers = numbers ?? [phoneNumber]
+        self.numbers = numbers
         self.message = message
         self.confirmationCode = confirmationCode
         self.selfDelete = selfDelete

@@ -191,16 +191,14 @@ final class Dialer: Sendable {
             return .failed("Service Error: \(error)", retryable: false)
         }
         let channel: CallChannel
-        let digits: String
         do {
             channel = try card.channel(line)
-            digits = try SimpleCallInterface.dialString(claim.number, parameter: "phoneno")
         } catch {
             return .failed("\(error)", retryable: false)
         }
         let state: CallState
         do {
-            state = try await channel.call(to: digits, timeout: .milliseconds(Int(configuration.ringTimeout * 1000)))
+            state = try await channel.call(to: claim.number, timeout: .milliseconds(Int(configuration.ringTimeout * 1000)))
         } catch {
             return .failed("Call did not go through: \(error)", retryable: true)
         }

@@ -138,13 +138,14 @@ public final class Gateway: Sendable {
 
     // MARK: Used by the routes
 
-    func submit(_ form: [String: String], tillConfirm: (numbers: [String], code: String)? = nil) async throws -> (Int64, NewCallRequest) {
-        var request = try await interface.request(from: form)
-        if let tillConfirm {
-            request.confirmationCode = try SimpleCallInterface.confirmationCode(tillConfirm.code, parameter: "confirmationCode")
-            try interface.checkCallList(tillConfirm.numbers, size: { "numbers has \($0) entries" }, entry: { "numbers[\($0)]" })
-            request.numbers = tillConfirm.numbers
-        }
+    /// Accepts a request in callreqHandler's parameters.
+    func submit(_ form: [String: String]) async throws -> (Int64, NewCallRequest) {
+        let request = try await interface.request(from: form)
+        return (try await submit(request), request)
+    }
+
+    /// Queues a request whose every part has been checked; returns its ReqId.
+    func submit(_ request: NewCallRequest) async throws -> Int64 {
         let id: Int64
         do { id = try await queue.submit(request) } catch {
             logger.error("cannot store a call request: \(error)")
@@ -153,7 +154,7 @@ public final class Gateway: Sendable {
         for warning in request.warnings { logger.warning("request \(id): \(warning)") }
         metrics.requestAccepted()
         dialer.wake()
-        return (id, request)
+        return id
     }
 
     /// Stores an SMS from the webhook and acts on it as configured; returns what was done.
@@ -165,8 +166,11 @@ public final class Gateway: Sendable {
             return "stored"
         case .call:
             let text = String(hook.speechText(for: sms).prefix(configuration.limits.maxTextLength))
-            let form = ["info": "SMS \(sms.id) for \(sms.e164)", "phoneno": hook.callNumber ?? "", "txt": text]
-            let (id, _) = try await submit(form)
+            // The number was checked when the configuration was read.
+            guard let number = hook.callNumber else { return "stored" }
+            let request = NewCallRequest(info: "SMS \(sms.id) for \(sms.e164)", number: number, message: .text(text),
+                                         deadline: try interface.deadline(firstOccurrenceMinutes: nil, parameter: "firstocc"))
+            let id = try await submit(request)
             try await inbox.record(action: "call request \(id)", for: sms.id)
             return "call request \(id)"
         case .forward:

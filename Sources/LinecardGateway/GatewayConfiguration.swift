@@ -1,4 +1,5 @@
 import Foundation
+import Linecard
 
 /// What was wrong with a configuration file.
 public struct ConfigurationError: Error, CustomStringConvertible {
@@ -167,7 +168,9 @@ public struct GatewayConfiguration: Sendable, Equatable {
             var w = SMSWebhookConfiguration(secret: secret)
             let action = try hook.string("action", default: "store", oneOf: SMSWebhookConfiguration.Action.allCases.map(\.rawValue))
             w.action = SMSWebhookConfiguration.Action(rawValue: action)!
-            w.callNumber = try hook.optionalString("callNumber")
+            if let number = try hook.optionalString("callNumber") {
+                do { w.callNumber = try DialString(number) } catch { throw ConfigurationError(message: "smsWebhook.callNumber \(error)") }
+            }
             w.speech = try hook.string("speech", default: w.speech)
             if let url = try hook.optionalString("forwardURL") {
                 guard let parsed = URL(string: url) else { throw ConfigurationError(message: "smsWebhook.forwardURL is not a URL") }

@@ -295,21 +295,23 @@ struct GatewayRoutes: Sendable {
             gateway.metrics.requestRejected()
             return .jsonError("the body is not a call: \(Self.describe(error))", status: .badRequest)
         }
-        var form = ["phoneno": call.number, "info": call.info ?? "json call"]
-        if let text = call.text { form["txt"] = text }
-        if let audio = call.audioFile { form["audiofile"] = audio }
-        if let minutes = call.firstOccurrenceMinutes { form["firstocc"] = String(minutes) }
-        if call.selfDelete == true { form["selfdelete"] = "1" }
         do {
-            var extra: (numbers: [String], code: String)?
+            // Each field is checked by the rule the simple interface uses for its own.
+            let interface = gateway.interface
+            var request = NewCallRequest(
+                info: call.info ?? "json call",
+                number: try SimpleCallInterface.dialString(call.number, parameter: "number"),
+                message: try await interface.message(text: call.text, audioFile: call.audioFile, names: ("text", "audioFile")),
+                selfDelete: call.selfDelete ?? false,
+                deadline: try interface.deadline(firstOccurrenceMinutes: call.firstOccurrenceMinutes, parameter: "firstOccurrenceMinutes"))
             if call.numbers != nil || call.confirmationCode != nil {
                 guard let numbers = call.numbers, !numbers.isEmpty, let code = call.confirmationCode else {
                     throw RequestError.bad("a call-till-confirm needs numbers (a list) and confirmationCode together")
                 }
-                guard call.audioFile != nil || call.text != nil else { throw RequestError.bad("give text or audioFile") }
-                extra = (numbers, code)
+                request.confirmationCode = try SimpleCallInterface.confirmationCode(code, parameter: "confirmationCode")
+                request.numbers = try interface.checkCallList(numbers, size: { "numbers has \($0) entries" }, entry: { "numbers[\($0)]" })
             }
-            let (id, _) = try await gateway.submit(form, tillConfirm: extra)
+            let id = try await gateway.submit(request)
             guard let record = try await gateway.queue.record(id) else { return .jsonError("not found", status: .notFound) }
             return .json(CallView(record), status: .created)
         } catch let error as RequestError {
@@ -410,7 +412,7 @@ struct CallView: Encodable {
         id = r.id
         info = r.request.info
         number = r.request.phoneNumber
-        numbers = r.request.numbers
+        numbers = r.request.numbers.map(\.written)
         message = r.request.message
         confirmationCode = r.request.confirmationCode
         selfDelete = r.request.selfDelete

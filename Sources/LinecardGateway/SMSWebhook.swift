@@ -2,6 +2,7 @@ import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
+import Linecard
 import NumberProvider
 
 /// What the gateway does with an SMS the number-rental service posts to its webhook.
@@ -19,7 +20,7 @@ public struct SMSWebhookConfiguration: Sendable, Equatable {
     /// `X-Webhook-Secret` header. At least 16 characters.
     public var secret: String
     public var action: Action = .store
-    public var callNumber: String?
+    public var callNumber: DialString?
     /// What is spoken: `{sender}`, `{e164}` and `{content}` are filled in.
     public var speech = "Text message from {sender}. {content}"
     public var forwardURL: URL?
@@ -36,10 +37,7 @@ public struct SMSWebhookConfiguration: Sendable, Equatable {
         }
         switch action {
         case .call:
-            guard let callNumber else { throw ConfigurationError(message: "smsWebhook.callNumber is needed for the call action") }
-            do { _ = try SimpleCallInterface.dialString(callNumber, parameter: "smsWebhook.callNumber") } catch {
-                throw ConfigurationError(message: "\(error)")
-            }
+            guard callNumber != nil else { throw ConfigurationError(message: "smsWebhook.callNumber is needed for the call action") }
         case .forward:
             guard let url = forwardURL, ["http", "https"].contains(url.scheme?.lowercased() ?? "") else {
                 throw ConfigurationError(message: "smsWebhook.forwardURL (an http or https URL) is needed for the forward action")

@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import Linecard
 import Synchronization
 
 /// The embedded call queue: one SQLite file. A request is on disk, synced, before its ReqId
@@ -150,12 +151,18 @@ public final class SQLiteCallQueue: CallQueue {
                     }
                     let attempt = record.attempts.count + 1
                     let numbers = record.request.numbers
-                    let number = numbers[(attempt - 1) % max(1, numbers.count)]
+                    guard !numbers.isEmpty else {
+                        // Numbers are checked before they are stored: only a damaged file gets here.
+                        try self.database.query("UPDATE requests SET status = 'failed', reason = ? WHERE id = ?",
+                                                [.text("the request's numbers cannot be read from the queue file"), .integer(id)])
+                        continue
+                    }
+                    let number = numbers[(attempt - 1) % numbers.count]
                     let preparing = !isPrepared(record)
                     let outcome: CallAttempt.Outcome = preparing ? .preparing : .dialling
                     try self.database.query("""
                         INSERT INTO attempts(request, number, line, dialled, started, outcome) VALUES(?, ?, ?, ?, ?, ?)
-                        """, [.integer(id), .integer(Int64(attempt)), .integer(Int64(line)), .text(number),
+                        """, [.integer(id), .integer(Int64(attempt)), .integer(Int64(line)), .text(number.written),
                               .real(now.timeIntervalSince1970), .text(outcome.rawValue)])
                     try self.database.query("UPDATE requests SET status = 'calling' WHERE id = ?", [.integer(id)])
                     var claimed = record
@@ -279,7 +286,7 @@ public final class SQLiteCallQueue: CallQueue {
             """, [.integer(id)]).first else { return nil }
         let request = NewCallRequest(
             info: row[0].string ?? "", phoneNumber: row[1].string ?? "",
-            numbers: Self.decode([String].self, row[2].string) ?? [],
+            numbers: Self.decode([DialString].self, row[2].string) ?? [],
             message: Self.decode(CallMessage.self, row[3].string) ?? .text(""),
             confirmationCode: row[4].string, selfDelete: row[5].int == 1,
             deadline: Date(timeIntervalSince1970: row[7].double ?? 0),

@@ -1,4 +1,5 @@
 import Foundation
+import Linecard
 
 /// A request the gateway refuses, with the reason the client is told.
 public struct RequestError: Error, CustomStringConvertible, Equatable {
@@ -32,22 +33,22 @@ public struct SimpleCallInterface: Sendable {
         guard let phoneNumber = form["phoneno"]?.trimmingCharacters(in: .whitespaces), !phoneNumber.isEmpty else {
             throw RequestError.bad("phoneno is missing: give the number to call")
         }
-        _ = try Self.dialString(phoneNumber, parameter: "phoneno")
-        let firstOccurrence: Double
+        let number = try Self.dialString(phoneNumber, parameter: "phoneno")
+        let minutes: Double?
         if let text = form["firstocc"], !text.isEmpty {
-            guard let minutes = Double(text), minutes >= 0, minutes <= 525_600 else {
+            guard let given = Double(text) else {
                 throw RequestError.bad("firstocc is \"\(text)\": give the minutes from now after which no call starts (0 to 525600)")
             }
-            firstOccurrence = minutes
+            minutes = given
         } else {
-            firstOccurrence = configuration.defaultFirstOccurrence
+            minutes = nil
         }
+        let deadline = try self.deadline(firstOccurrenceMinutes: minutes, parameter: "firstocc", now: now)
         let selfDelete = try Self.flag(form["selfdelete"], name: "selfdelete")
-        let deadline = now.addingTimeInterval(firstOccurrence * 60)
         var warnings: [String] = []
 
         if form["startexec"] != nil || form["cmdline"] != nil {
-            return try await tillConfirm(form, info: info, phoneNumber: phoneNumber, selfDelete: selfDelete, deadline: deadline)
+            return try await tillConfirm(form, info: info, number: number, selfDelete: selfDelete, deadline: deadline)
         }
         let text = form["txt"], audio = form["audiofile"]
         if let given = Self.unsupported.first(where: { form[$0] != nil }), text == nil, audio == nil {
@@ -56,31 +57,48 @@ public struct SimpleCallInterface: Sendable {
         for given in Self.unsupported where form[given] != nil {
             warnings.append("\(given) ignored: this gateway plays txt or audiofile only")
         }
-        let message: CallMessage
+        let message = try await self.message(text: text, audioFile: audio, names: ("txt", "audiofile"))
+        return NewCallRequest(info: info, number: number, message: message, selfDelete: selfDelete,
+                              deadline: deadline, warnings: warnings)
+    }
+
+    /// The time after which no attempt starts, `minutes` from `now` (nil: the configured
+    /// default).
+    func deadline(firstOccurrenceMinutes minutes: Double?, parameter: String, now: Date = Date()) throws -> Date {
+        let minutes = minutes ?? configuration.defaultFirstOccurrence
+        guard minutes >= 0, minutes <= 525_600 else {
+            throw RequestError.bad("\(parameter) is \(minutes): give the minutes from now after which no call starts (0 to 525600)")
+        }
+        return now.addingTimeInterval(minutes * 60)
+    }
+
+    /// The message of a request: text to speak or a WAV file on the gateway, one of the two.
+    /// `names` are the request's names for them, for errors.
+    func message(text: String?, audioFile audio: String?, names: (text: String, audio: String)) async throws -> CallMessage {
         switch (text, audio) {
         case (let text?, nil):
-            guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw RequestError.bad("txt is empty: give the text to speak") }
-            guard text.count <= configuration.limits.maxTextLength else {
-                throw RequestError.bad("txt has \(text.count) characters; this gateway speaks at most \(configuration.limits.maxTextLength)")
+            guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+                throw RequestError.bad("\(names.text) is empty: give the text to speak")
             }
-            message = .text(text)
+            guard text.count <= configuration.limits.maxTextLength else {
+                throw RequestError.bad("\(names.text) has \(text.count) characters; this gateway speaks at most \(configuration.limits.maxTextLength)")
+            }
+            return .text(text)
         case (nil, let audio?):
-            guard !audio.isEmpty else { throw RequestError.bad("audiofile is empty: give the path of a WAV file on the gateway") }
-            try await checkFile(audio, parameter: "audiofile")
-            message = .audioFile(audio)
+            guard !audio.isEmpty else { throw RequestError.bad("\(names.audio) is empty: give the path of a WAV file on the gateway") }
+            try await checkFile(audio, parameter: names.audio)
+            return .audioFile(audio)
         case (nil, nil):
-            throw RequestError.bad("the message is missing: give txt (text to speak) or audiofile (a WAV file on the gateway)")
+            throw RequestError.bad("the message is missing: give \(names.text) (text to speak) or \(names.audio) (a WAV file on the gateway)")
         default:
-            throw RequestError.bad("give txt or audiofile, not both")
+            throw RequestError.bad("give \(names.text) or \(names.audio), not both")
         }
-        return NewCallRequest(info: info, phoneNumber: phoneNumber, message: message, selfDelete: selfDelete,
-                              deadline: deadline, warnings: warnings)
     }
 
     /// callTillConfirm: the reference makes the gateway run BroadcastByPhone (`startexec`)
     /// with `cmdline`. We never run a program named in a request: we read the call list,
     /// audio file and confirmation code from `cmdline` and do the calling ourselves.
-    private func tillConfirm(_ form: [String: String], info: String, phoneNumber: String, selfDelete: Bool,
+    private func tillConfirm(_ form: [String: String], info: String, number: DialString, selfDelete: Bool,
                              deadline: Date) async throws -> NewCallRequest {
         var warnings: [String] = []
         if let program = form["startexec"] {
@@ -131,9 +149,9 @@ public struct SimpleCallInterface: Sendable {
         }
         guard !people.isEmpty else { throw RequestError.bad("the call list has no numbers") }
         // A list read from a file is never quoted back: its entries are named by place only.
-        try checkCallList(people, size: { "the call list has \($0) numbers" }, entry: { "call list entry \($0 + 1)" },
-                          quotingEntries: numbers != nil)
-        return NewCallRequest(info: info, phoneNumber: phoneNumber, numbers: people, message: .audioFile(wav),
+        let dialled = try checkCallList(people, size: { "the call list has \($0) numbers" }, entry: { "call list entry \($0 + 1)" },
+                                        quotingEntries: numbers != nil)
+        return NewCallRequest(info: info, number: number, numbers: dialled, message: .audioFile(wav),
                               confirmationCode: confirmationCode, selfDelete: selfDelete, deadline: deadline, warnings: warnings)
     }
 
@@ -224,17 +242,10 @@ public struct SimpleCallInterface: Sendable {
 
     // MARK: Checks shared with the JSON interface
 
-    /// The digits to dial for `number`: digits, `*` and `#` are dialled; `+`, `-`, spaces,
-    /// brackets and `,` are accepted for readability and not dialled.
-    public static func dialString(_ number: String, parameter: String) throws -> String {
-        guard number.count <= 40 else { throw RequestError.bad("\(parameter) is longer than 40 characters") }
-        if let bad = number.first(where: { !"0123456789+-*#, ()".contains($0) }) {
-            throw RequestError.bad("\(parameter) \"\(number)\" has \"\(bad)\": use digits, +, -, spaces, *, # and ,")
-        }
-        let digits = number.filter { "0123456789*#".contains($0) }
-        guard digits.contains(where: \.isNumber) else { throw RequestError.bad("\(parameter) \"\(number)\" has no digits") }
-        guard digits.count <= 20 else { throw RequestError.bad("\(parameter) \"\(number)\" has more than 20 digits to dial") }
-        return digits
+    /// `number` as a number to dial, by `DialString`'s rule (the one the channel API uses);
+    /// `parameter` names it in the error.
+    public static func dialString(_ number: String, parameter: String) throws -> DialString {
+        do { return try DialString(number) } catch { throw RequestError.bad("\(parameter) \(error)") }
     }
 
     /// A call-till-confirm code: 1 to 16 of 0-9, * and #.
@@ -248,13 +259,13 @@ public struct SimpleCallInterface: Sendable {
     /// A call-till-confirm list: within the configured size, every number dialable. `size`
     /// and `entry` say how the request named the list and its entries; without
     /// `quotingEntries` (a list read from a file) a bad entry is named but not quoted.
-    func checkCallList(_ numbers: [String], size: (Int) -> String, entry: (Int) -> String, quotingEntries: Bool = true) throws {
+    func checkCallList(_ numbers: [String], size: (Int) -> String, entry: (Int) -> String, quotingEntries: Bool = true) throws -> [DialString] {
         guard numbers.count <= configuration.limits.maxCallListSize else {
             throw RequestError.bad("\(size(numbers.count)); this gateway takes at most \(configuration.limits.maxCallListSize)")
         }
-        for (n, number) in numbers.enumerated() {
-            do { _ = try Self.dialString(number, parameter: entry(n)) } catch where !quotingEntries {
-                throw RequestError.bad("\(entry(n)) is not a phone number: use digits, +, -, spaces, *, # and , (at most 20 digits)")
+        return try numbers.enumerated().map { n, number in
+            do { return try Self.dialString(number, parameter: entry(n)) } catch where !quotingEntries {
+                throw RequestError.bad("\(entry(n)) is not a phone number: use digits, +, -, spaces, brackets, *, # and , (at most \(DialString.maximumDigits) digits)")
             }
         }
     }

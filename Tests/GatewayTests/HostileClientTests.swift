@@ -1,3 +1,4 @@
+import Linecard
 import Foundation
 import LinecardGateway
 import XCTest
@@ -153,7 +154,7 @@ final class HostileClientTests: XCTestCase {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
         let path = folder.appendingPathComponent("calls.sqlite").path
-        let request = NewCallRequest(phoneNumber: "400", message: .text("Burst"), deadline: Date().addingTimeInterval(3600))
+        let request = NewCallRequest(number: try DialString("400"), message: .text("Burst"), deadline: Date().addingTimeInterval(3600))
         let newest: Int64, next: Int64
         do {
             let queue = try SQLiteCallQueue(path: path, policy: RetryPolicy())

@@ -60,7 +60,7 @@ final class HostileFileTests: XCTestCase {
         let database = gateway.data.appendingPathComponent("data/calls.sqlite").path
         do {
             let queue = try SQLiteCallQueue(path: database, policy: RetryPolicy(attempts: 3, interval: 1))
-            _ = try await queue.submit(NewCallRequest(phoneNumber: "201", message: .audioFile("deadly.wav"),
+            _ = try await queue.submit(NewCallRequest(number: try DialString("201"), message: .audioFile("deadly.wav"),
                                                       deadline: Date().addingTimeInterval(3600)))
             let claim = try await queue.claimNext(line: 0) { _ in false }
             XCTAssertEqual(claim?.preparing, true)

@@ -16,10 +16,11 @@ protocol LineSignalling: Sendable {
     /// What the line can do, asked where the call layer would otherwise ask the port's kind.
     var capabilities: SignallingCapabilities { get }
 
-    /// Refuses a number this line cannot call (empty, not dialable), before anything happens.
-    func checkCalledNumber(_ number: String, port: Int) throws
+    /// Refuses a call this line cannot place at all, before anything happens.
+    func checkCanCall(_ number: String, port: Int) throws
 
-    /// Places the outgoing call the call layer has begun (CALL_OUTGOING, details set).
+    /// Places the outgoing call the call layer has begun (CALL_OUTGOING, details set, and
+    /// `c.line.dialString` when `capabilities.dialsNumbers`).
     func placeCall(_ channel: CallChannel, _ c: inout ChannelCore)
 
     /// Answers the incoming call (the state is ANSWERING; the call layer enters ANSWERED next).
@@ -58,6 +59,8 @@ protocol LineSignalling: Sendable {
 struct SignallingCapabilities: Sendable {
     /// Calls can be placed to a number on it (an exchange line dials; a telephone rings).
     var callsNumbers = false
+    /// The number of an outgoing call is dialled, so it must be a `DialString`.
+    var dialsNumbers = false
     /// Incoming calls arrive from a network, and a service can be bound to them.
     var takesIncomingCalls = false
     /// Caller ID arrives after the first ring: a service should wait for it.
@@ -72,7 +75,7 @@ struct SignallingCapabilities: Sendable {
 }
 
 extension LineSignalling {
-    func checkCalledNumber(_ number: String, port: Int) throws {}
+    func checkCanCall(_ number: String, port: Int) throws {}
     func flash(_ channel: CallChannel, _ c: inout ChannelCore) throws {
         throw CallError.error("port \(channel.port) is \(name): it has no hook flash")
     }

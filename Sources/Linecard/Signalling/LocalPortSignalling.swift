@@ -8,11 +8,11 @@ struct LocalPortSignalling: LineSignalling {
 
     var capabilities: SignallingCapabilities { SignallingCapabilities() }
 
-    func checkCalledNumber(_ number: String, port: Int) throws {
+    func checkCanCall(_ number: String, port: Int) throws {
         throw CallError.error("port \(port) is a local port, with no line to call \"\(number)\" on: it calls inbound services (startCallToInboundService)")
     }
 
-    /// Never reached: `checkCalledNumber` refuses every call to a number.
+    /// Never reached: `checkCanCall` refuses every call to a number.
     func placeCall(_ channel: CallChannel, _ c: inout ChannelCore) {}
 
     func answer(_ channel: CallChannel, _ c: inout ChannelCore) {

@@ -10,11 +10,8 @@ struct LoopStartFXO: LineSignalling {
     var name: String { "an FXO line" }
 
     var capabilities: SignallingCapabilities {
-        SignallingCapabilities(callsNumbers: true, takesIncomingCalls: true, sendsCallerIDAfterRing: true, flashTransfers: true)
-    }
-
-    func checkCalledNumber(_ number: String, port: Int) throws {
-        try CallChannel.validateNumber(number)
+        SignallingCapabilities(callsNumbers: true, dialsNumbers: true, takesIncomingCalls: true, sendsCallerIDAfterRing: true,
+                               flashTransfers: true)
     }
 
     func placeCall(_ channel: CallChannel, _ c: inout ChannelCore) {
@@ -94,12 +91,13 @@ struct LoopStartFXO: LineSignalling {
             c.line.phase = .dialling
             channel.send(.detectCallProgress(false))
             channel.send(.detectCallProgress(true))
+            // Set when the call was placed: this line dials numbers.
+            guard let number = c.line.dialString else { return }
             if channel.configuration.pulseDialling {
-                c.line.pulseSteps = pulses(for: c.details.calledNumber)
+                c.line.pulseSteps = pulses(for: number.digits)
                 nextPulse(channel, &c)
             } else {
-                // Checked by `checkCalledNumber` when the call was placed.
-                channel.send(.sendDigits(DigitString(c.details.calledNumber)!))
+                channel.send(.sendDigits(number.digitString))
             }
         case .progress, .dialling:
             c.line.toneSinceVoice = true
