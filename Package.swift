@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "SimulatedCard", targets: ["SimulatedCard"]),
         .library(name: "AlsaCard", targets: ["AlsaCard"]),
         .library(name: "DahdiCard", targets: ["DahdiCard"]),
+        .library(name: "LinecardCards", targets: ["LinecardCards"]),
         .library(name: "Linecard", targets: ["Linecard"]),
         .library(name: "NumberProvider", targets: ["NumberProvider"]),
         .library(name: "LinecardGateway", targets: ["LinecardGateway"]),
@@ -84,10 +85,12 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
             ]),
 
+        // The one description of which card to open, for the gateway and the tool.
+        .target(name: "LinecardCards", dependencies: ["Linecard", "LinecardEngine", "LinecardDSP", "SimulatedCard", "DahdiCard", "AlsaCard"]),
         .target(
             name: "LinecardGateway",
             dependencies: [
-                "Linecard", "LinecardEngine", "SimulatedCard", "DahdiCard", "AlsaCard", "NumberProvider", "CSQLite", "CEspeak", "CSampleRate",
+                "Linecard", "LinecardCards", "LinecardEngine", "SimulatedCard", "DahdiCard", "AlsaCard", "NumberProvider", "CSQLite", "CEspeak", "CSampleRate",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -104,14 +107,14 @@ let package = Package(
         .executableTarget(
             name: "linecard",
             dependencies: [
-                "NumberProvider", "Linecard", "LinecardDSP", "LinecardEngine", "SimulatedCard", "AlsaCard", "DahdiCard", "CDahdi", "CPNG", "CSpanDSP",
+                "NumberProvider", "Linecard", "LinecardCards", "LinecardDSP", "LinecardEngine", "SimulatedCard", "AlsaCard", "DahdiCard", "CDahdi", "CPNG", "CSpanDSP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Tools/linecard"),
         .executableTarget(
             name: "linecard-gateway",
             dependencies: [
-                "LinecardGateway",
+                "LinecardGateway", "LinecardCards",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Tools/linecard-gateway"),

@@ -4,6 +4,7 @@ import Foundation
 import Hummingbird
 import HummingbirdCore
 import Linecard
+import LinecardCards
 import LinecardDSP
 import LinecardEngine
 import Logging
@@ -48,33 +49,19 @@ public final class Gateway: Sendable {
         files = try AllowedFiles(dataDirectory: data.path, extra: configuration.allowedFileFolders)
         queue = try SQLiteCallQueue(path: data.appendingPathComponent("calls.sqlite").path, policy: configuration.retry)
         inbox = try SMSInbox(path: data.appendingPathComponent("sms.sqlite").path)
-        let country = TonePlan.Country(rawValue: configuration.card.country) ?? .us
-        let plan = TonePlan.for(country)
-        if configuration.card.kind == "simulated" {
-            let exchange = ExchangeConfiguration(country: country)
-            let sim = SimulatedCard(fxoPorts: configuration.card.fxoPorts, fxsPorts: configuration.card.fxsPorts, exchange: exchange)
-            simulatedCard = sim
-            card = try Card(backend: sim, engine: EngineConfiguration(
-                blockSize: configuration.card.blockSize, clock: configuration.card.clock == "virtual" ? .virtual : .paced,
-                realtime: false, tonePlan: plan))
+        let opened: OpenedCard
+        do { opened = try configuration.card.open() } catch {
+            throw ConfigurationError(message: "card.kind \"\(configuration.card.kind)\": \(error)")
+        }
+        card = opened.card
+        simulatedCard = opened.simulated
+        if opened.simulated != nil {
             callingLines = configuration.callingLines
         } else {
-            // Hardware keeps its own time; the tick asks for real-time scheduling (logged
-            // when refused).
-            let backend: any CardBackend
-            do {
-                backend = configuration.card.kind == "dahdi"
-                    ? try DahdiCard(channels: configuration.card.channels)
-                    : try AlsaCard(devices: configuration.card.devices)
-            } catch {
-                throw ConfigurationError(message: "card.kind \"\(configuration.card.kind)\": \(error)")
-            }
-            simulatedCard = nil
-            card = try Card(backend: backend, engine: EngineConfiguration(blockSize: configuration.card.blockSize, tonePlan: plan))
             callingLines = card.channels.filter { $0.kind == .fxo || $0.kind == .clear }.map(\.port)
             guard !callingLines.isEmpty else {
                 card.shutdown()
-                throw ConfigurationError(message: "card.kind \"\(configuration.card.kind)\": no FXO or clear channel to call on (\(backend.ports.map(\.name).joined(separator: ", ")))")
+                throw ConfigurationError(message: "card.kind \"\(configuration.card.kind)\": no FXO or clear channel to call on (\(card.channels.map { "port \($0.port): \($0.kind.rawValue)" }.joined(separator: ", ")))")
             }
         }
         metrics = GatewayMetrics(lines: callingLines)

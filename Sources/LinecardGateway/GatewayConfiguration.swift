@@ -1,5 +1,7 @@
 import Foundation
 import Linecard
+import LinecardCards
+import LinecardDSP
 
 /// What was wrong with a configuration file.
 public struct ConfigurationError: Error, CustomStringConvertible {
@@ -10,24 +12,9 @@ public struct ConfigurationError: Error, CustomStringConvertible {
 /// The gateway's configuration: a JSON file (docs/GATEWAY.md lists every key). Every key is
 /// optional; an unknown key is an error, so that a typo does not pass silently.
 public struct GatewayConfiguration: Sendable, Equatable {
-    public struct Card: Sendable, Equatable, Codable {
-        /// `simulated` (the default), `dahdi` or `alsa`.
-        public var kind = "simulated"
-        /// The simulated card's ports.
-        public var fxoPorts = 4
-        public var fxsPorts = 2
-        /// On DAHDI, the channel numbers to open (nil: every audio channel); their FXO and
-        /// clear channels are the calling lines.
-        public var channels: [Int]?
-        /// On ALSA, the devices to open, each a clear line (`plughw:CARD=Device,DEV=0`).
-        public var devices: [String] = []
-        /// Tone plan of the simulated exchange and of the detectors: us, uk or eu.
-        public var country = "us"
-        /// `paced` (real time, as hardware runs) or `virtual` (as fast as the CPU allows).
-        public var clock = "paced"
-        public var blockSize = 160
-        public init() {}
-    }
+    /// The card: kind (simulated, dahdi or alsa), and its ports, channels or devices,
+    /// country, clock and block size; the `linecard` tool's `--card` reads the same type.
+    public typealias Card = CardSpecification
 
     public struct Limits: Sendable, Equatable, Codable {
         public var maxRequestBytes = 65_536
@@ -119,11 +106,11 @@ public struct GatewayConfiguration: Sendable, Equatable {
         c.port = try reader.int("port", default: c.port, range: 0...65_535)
         c.dataDirectory = try reader.string("dataDirectory", default: c.dataDirectory)
         if var card = try reader.object("card") {
-            c.card.kind = try card.string("kind", default: c.card.kind, oneOf: ["simulated", "dahdi", "alsa"])
+            c.card.kind = .init(rawValue: try card.string("kind", default: c.card.kind.rawValue, oneOf: CardSpecification.Kind.allCases.map(\.rawValue)))!
             c.card.fxoPorts = try card.int("fxoPorts", default: c.card.fxoPorts, range: 1...64)
             c.card.fxsPorts = try card.int("fxsPorts", default: c.card.fxsPorts, range: 0...64)
-            c.card.country = try card.string("country", default: c.card.country, oneOf: ["us", "uk", "eu"])
-            c.card.clock = try card.string("clock", default: c.card.clock, oneOf: ["paced", "virtual"])
+            c.card.country = .init(rawValue: try card.string("country", default: c.card.country.rawValue, oneOf: TonePlan.Country.allCases.map(\.rawValue)))!
+            c.card.clock = .init(rawValue: try card.string("clock", default: c.card.clock.rawValue, oneOf: CardSpecification.Clock.allCases.map(\.rawValue)))!
             c.card.blockSize = try card.int("blockSize", default: c.card.blockSize, range: 8...160)
             c.card.channels = try card.intArray("channels")
             c.card.devices = try card.stringArray("devices") ?? []
@@ -185,22 +172,9 @@ public struct GatewayConfiguration: Sendable, Equatable {
     }
 
     public func validate() throws {
-        if card.blockSize % 8 != 0 { throw ConfigurationError(message: "card.blockSize must be a multiple of 8 (8 to 160), not \(card.blockSize)") }
-        switch card.kind {
-        case "simulated":
-            break
-        case "dahdi", "alsa":
-            if lines != nil {
-                throw ConfigurationError(message: "lines: on \(card.kind) the lines are the card's own (choose them with card.\(card.kind == "dahdi" ? "channels" : "devices"))")
-            }
-            if card.kind == "alsa" && card.devices.isEmpty {
-                throw ConfigurationError(message: "card.devices: name at least one ALSA device for card.kind \"alsa\" (e.g. plughw:CARD=Device,DEV=0)")
-            }
-            if card.kind == "dahdi" && card.blockSize < 16 {
-                throw ConfigurationError(message: "card.blockSize: DAHDI's smallest block is 16 samples, not \(card.blockSize)")
-            }
-        default:
-            throw ConfigurationError(message: "card.kind must be simulated, dahdi or alsa, not \"\(card.kind)\"")
+        do { try card.validate() } catch { throw ConfigurationError(message: "card.\(error.field ?? "kind"): \(error.message)") }
+        if card.kind != .simulated, lines != nil {
+            throw ConfigurationError(message: "lines: on \(card.kind) the lines are the card's own (choose them with card.\(card.kind == .dahdi ? "channels" : "devices"))")
         }
         if let lines {
             for line in lines where line < 0 || line >= card.fxoPorts {

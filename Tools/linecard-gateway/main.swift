@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LinecardCards
 import LinecardGateway
 import Logging
 #if canImport(Glibc)
@@ -59,8 +60,8 @@ struct GatewayCommand: AsyncParsableCommand {
             if let port { settings.port = port }
             if let data { settings.dataDirectory = data }
             if let clock {
-                guard ["paced", "virtual"].contains(clock) else { throw ValidationError("--clock must be paced or virtual, not \(clock)") }
-                settings.card.clock = clock
+                guard let chosen = CardSpecification.Clock(rawValue: clock) else { throw ValidationError("--clock must be paced or virtual, not \(clock)") }
+                settings.card.clock = chosen
             }
             try settings.validate()
         } catch {
@@ -70,11 +71,11 @@ struct GatewayCommand: AsyncParsableCommand {
         if printConfiguration {
             print("listening on \(settings.address):\(settings.port); data in \(settings.dataDirectory)")
             switch settings.card.kind {
-            case "dahdi":
+            case .dahdi:
                 print("card: dahdi, channels \(settings.card.channels.map { "\($0)" } ?? "all configured") (calling on the FXO and clear ones), country \(settings.card.country), block \(settings.card.blockSize)")
-            case "alsa":
+            case .alsa:
                 print("card: alsa, devices \(settings.card.devices.joined(separator: ", ")) (each a clear line), country \(settings.card.country), block \(settings.card.blockSize)")
-            default:
+            case .simulated:
                 print("card: \(settings.card.kind), \(settings.card.fxoPorts) FXO lines (calling on \(settings.callingLines)), country \(settings.card.country), clock \(settings.card.clock)")
             }
             let rounds = settings.retry.confirmRounds == 0 ? "until firstocc" : "\(settings.retry.confirmRounds) rounds at most"

@@ -4,14 +4,15 @@ import CDahdi
 import DahdiCard
 import Foundation
 import Linecard
+import LinecardCards
 import LinecardDSP
 import LinecardEngine
 import SimulatedCard
 
-/// How a subcommand reaches a card: `--card sim` (the default), `dahdi` or `alsa:DEVICE`.
+/// How a subcommand reaches a card: `--card sim` (the default), `dahdi[:CHANNEL,…]` or `alsa:DEVICE[,…]`.
 struct CardOptions: ParsableArguments {
     @Option(name: .customLong("card"),
-            help: "The card: sim (the simulated card and exchange), dahdi, or alsa:DEVICE[,DEVICE…] (default: dahdi when /dev/dahdi/ctl exists, else sim).")
+            help: "The card: sim (the simulated card and exchange), dahdi[:CHANNEL,…], or alsa:DEVICE[,DEVICE…] (default: dahdi when /dev/dahdi/ctl exists, else sim).")
     var cardName: String?
     @Option(help: "The simulated exchange's country: us, uk or eu (on hardware: the tones listened for).")
     var country = "us"
@@ -22,11 +23,7 @@ struct CardOptions: ParsableArguments {
 
     func validate() throws {
         guard TonePlan.Country(rawValue: country) != nil else { throw ValidationError("--country must be us, uk or eu, not \(country)") }
-        if card.hasPrefix("alsa:") {
-            guard !alsaDevices.isEmpty else { throw ValidationError("--card alsa: names no device: alsa:DEVICE[,DEVICE…]") }
-            return
-        }
-        guard card == "sim" || card == "dahdi" else { throw ValidationError("--card \(card) is not a card: use sim, dahdi or alsa:DEVICE") }
+        do { _ = try specification } catch { throw ValidationError("--card \(error)") }
     }
 
     /// The card asked for, or the one found: DAHDI when its driver is loaded, else the
@@ -35,39 +32,34 @@ struct CardOptions: ParsableArguments {
         cardName ?? (FileManager.default.fileExists(atPath: LC_DAHDI_CTL_PATH) ? "dahdi" : "sim")
     }
 
-    var plan: TonePlan { .for(TonePlan.Country(rawValue: country) ?? .us) }
-    var isDahdi: Bool { card == "dahdi" }
-
-    /// The devices of `--card alsa:DEVICE[,DEVICE…]`.
-    var alsaDevices: [String] {
-        guard card.hasPrefix("alsa:") else { return [] }
-        return card.dropFirst(5).split(separator: ",").map(String.init).filter { !$0.isEmpty }
+    /// `--card` read by the rule the gateway's configuration uses, with `--country` and
+    /// `--paced`.
+    var specification: CardSpecification {
+        get throws {
+            var specification = try CardSpecification(parsing: card)
+            specification.country = TonePlan.Country(rawValue: country) ?? .us
+            specification.clock = paced ? .paced : .virtual
+            return specification
+        }
     }
+
+    var plan: TonePlan { .for(TonePlan.Country(rawValue: country) ?? .us) }
+    var isDahdi: Bool { (try? specification.kind) == .dahdi }
+    /// The devices of `--card alsa:DEVICE[,DEVICE…]`.
+    var alsaDevices: [String] { (try? specification.devices) ?? [] }
 
     /// The card, started, with a channel on every port it opened.
     ///
     /// - Parameter channels: on DAHDI, the channel numbers a subcommand names: only those are
-    ///   opened, so channels another program holds are left alone (empty: every audio channel).
-    ///   Elsewhere every port is opened.
+    ///   opened, so channels another program holds are left alone (empty: every audio channel,
+    ///   or those `--card dahdi:N,…` names). Elsewhere every port is opened.
     func open(blockSize: Int = 160, channels: [Int] = []) throws -> OpenedCard {
-        let country = TonePlan.Country(rawValue: self.country) ?? .us
-        if card == "sim" {
-            let sim = SimulatedCard(exchange: ExchangeConfiguration(country: country))
-            let card = try Card(backend: sim, engine: EngineConfiguration(blockSize: blockSize, clock: paced ? .paced : .virtual,
-                                                                          realtime: false, tonePlan: .for(country)),
-                                localChannels: 0)
-            return OpenedCard(card: card, sim: sim, dahdiChannels: nil)
-        }
-        // Hardware runs on its own clock; the tool does not ask for real-time scheduling.
-        let engine = EngineConfiguration(blockSize: blockSize, realtime: false, tonePlan: .for(country))
         do {
-            if isDahdi {
-                let wanted = channels.isEmpty ? nil : Array(Set(channels)).sorted()
-                let dahdi = try DahdiCard(channels: wanted)
-                return OpenedCard(card: try Card(backend: dahdi, engine: engine, localChannels: 0), sim: nil, dahdiChannels: dahdi.channelNumbers)
-            }
-            let alsa = try AlsaCard(devices: alsaDevices)
-            return OpenedCard(card: try Card(backend: alsa, engine: engine, localChannels: 0), sim: nil, dahdiChannels: nil)
+            var specification = try specification
+            specification.blockSize = blockSize
+            if specification.kind == .dahdi, !channels.isEmpty { specification.channels = Array(Set(channels)).sorted() }
+            // The tool does not ask for real-time scheduling.
+            return try specification.open(localChannels: 0, realtime: false)
         } catch let error as ExitCode {
             throw error
         } catch {
@@ -76,15 +68,9 @@ struct CardOptions: ParsableArguments {
     }
 }
 
-/// A card the tool opened, and how CHANNEL arguments name its ports: DAHDI channel numbers
-/// on DAHDI (as dahdi_scan and system.conf number them), port indexes elsewhere.
-struct OpenedCard {
-    let card: Card
-    /// The simulated card, when that is what was opened (its exchange can place test calls).
-    let sim: SimulatedCard?
-    /// Each port's DAHDI channel number, on DAHDI.
-    let dahdiChannels: [Int]?
-
+extension OpenedCard {
+    /// The channel a CHANNEL argument names: a DAHDI channel number on DAHDI (as dahdi_scan
+    /// and system.conf number them), a port index elsewhere.
     func channel(_ number: Int) throws -> CallChannel {
         if let dahdiChannels {
             guard let port = dahdiChannels.firstIndex(of: number) else {
@@ -100,8 +86,8 @@ struct OpenedCard {
 
     /// The simulated card, for what only it can do (a subcommand's test call).
     func simulated(for what: String) throws -> SimulatedCard {
-        guard let sim else { throw fail("\(what) works on the simulated card only (--card sim)") }
-        return sim
+        guard let simulated else { throw fail("\(what) works on the simulated card only (--card sim)") }
+        return simulated
     }
 
     func shutdown() { card.shutdown() }

@@ -34,7 +34,7 @@ struct MonitorCommand: AsyncParsableCommand {
         defer { opened.shutdown() }
         let card = opened.card
         let line = try opened.channel(channel)
-        let sim = opened.sim
+        let sim = opened.simulated
         do {
             try await answeredCall(line, to: number)
             try card.engine.submit(EngineCommand(port: line.port, .meterLevels(true)))

@@ -48,10 +48,10 @@ struct SelftestCommand: AsyncParsableCommand {
                 try a.startCall(to: "")
                 try b.startCall(to: "")
             } else {
-                if a.kind == .fxo && number == nil && opened.sim == nil {
+                if a.kind == .fxo && number == nil && opened.simulated == nil {
                     throw fail("channel \(from) is an FXO line: give --number, the number that reaches channel \(to)")
                 }
-                try a.startCall(to: number ?? (opened.sim != nil ? "\(100 + to)" : ""), timeout: .seconds(30))
+                try a.startCall(to: number ?? (opened.simulated != nil ? "\(100 + to)" : ""), timeout: .seconds(30))
                 guard try await b.waitForIncomingCall(timeout: .seconds(15)) == .callIncoming else {
                     throw fail("channel \(to) saw no call from channel \(from)")
                 }
