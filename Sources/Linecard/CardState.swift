@@ -11,7 +11,7 @@ import Synchronization
 /// on a semaphore; the changes themselves are short and never wait. What an executor gives
 /// is kept: there is one owner per card, so no order between channel locks exists to get
 /// wrong, and a channel never takes a peer's lock: there is none. A channel that must tell a
-/// peer posts the notice (`ChannelDirectory.notifications`) or, outside the lock, calls it.
+/// peer posts the notice (`ChannelDirectory.post`) or, outside the lock, calls it.
 /// `Mutex` traps on a recursive lock, so a notice delivered under the lock fails in the
 /// first test that reaches it rather than deadlocking in production.
 final class CardState: Sendable {

@@ -30,10 +30,16 @@ final class FaxSession: @unchecked Sendable {
     private let stopping = Atomic<Bool>(false)
     private let temporaryFile: String?
     static let block = 160
-    /// Silence queued ahead: the terminal's answer to a block leaves that much later (160 ms,
-    /// well inside T.30's timings), and in virtual time the engine runs that far ahead of the
-    /// fax thread, so the two hand over work in batches rather than block by block.
-    static let latencyBlocks = 8
+    /// Silence queued ahead: the terminal's answer to a block leaves that much later, and the
+    /// modem thread may be that late before the line hears a gap in its signal. In virtual
+    /// time the engine waits for the modem (lockstep), so 160 ms only lets the two hand over
+    /// work in batches. On a line that keeps its own time nothing waits: a modem thread a
+    /// loaded machine keeps from a core for longer than the lead sends silence in the middle
+    /// of a modem signal, and the far end loses the DCS or the training check ("no response
+    /// to DCS or TCF"). There the lead is 480 ms: three times the stalls the DAHDI guest
+    /// showed, and far inside T.30's 3 s for an answer (a satellite hop adds as much).
+    static let virtualLatencyBlocks = 8
+    static let pacedLatencyBlocks = 24
 
     init(channel: CallChannel, terminal: FaxTerminal, temporaryFile: String?) {
         self.channel = channel
@@ -48,7 +54,8 @@ final class FaxSession: @unchecked Sendable {
         channel.send(.detectActivity(threshold: 0, startMilliseconds: 0, stopMilliseconds: 0))
         // With activity unwatched, a silence limit already counting must not end the fax.
         channel.core.withLock { c in channel.cancelTimer(&c.silenceTimer) }
-        let silence = [Int16](repeating: 0, count: Self.block * Self.latencyBlocks)
+        let paced = channel.engine.card.clock == .card || channel.engine.configuration.clock == .paced
+        let silence = [Int16](repeating: 0, count: Self.block * (paced ? Self.pacedLatencyBlocks : Self.virtualLatencyBlocks))
         silence.withUnsafeBufferPointer { _ = channel.playbackRing.write($0.baseAddress!, count: $0.count) }
         channel.send(.record(true))
         channel.send(.startPlayback)
