@@ -177,9 +177,10 @@ public final class DahdiCard: CardBackend, @unchecked Sendable {
         guard let channel = descriptors[port] else { return }
         while true {
             switch channel.nextEvent() {
-            case .success(0): return
-            case .success(let event): translate(port, event)
-            case .failure(let errno):
+            case .done(let event):
+                if event == 0 { return }
+                translate(port, CInt(truncatingIfNeeded: event))
+            case .refused(let errno):
                 if errno == .operationNotSupportedByDevice { markGone(port) }
                 return
             }
@@ -265,17 +266,17 @@ public final class DahdiCard: CardBackend, @unchecked Sendable {
                 }
                 guard revents & POLLIN != 0 else { continue }
                 switch channel.read(into: samples + port * blockSize, bytes: bytes) {
-                case .success(bytes):
+                case .done(let got) where got == bytes:
                     gotBlock[port] = true
                     waiting -= 1
-                case .failure(.dahdiEventPending): drainEvents(port)
-                case .failure(.resourceTemporarilyUnavailable), .failure(.interrupted): break
-                case .failure:
+                case .refused(let errno) where errno == .dahdiEventPending: drainEvents(port)
+                case .refused(let errno) where errno == .resourceTemporarilyUnavailable || errno == .interrupted: break
+                case .refused:
                     markGone(port)
                     (samples + port * blockSize).update(repeating: 0, count: blockSize)
                     gotBlock[port] = true
                     waiting -= 1
-                case .success(let got):
+                case .done(let got):
                     // A short block (a driver with another block size): pad with silence.
                     let have = got / 2
                     (samples + port * blockSize + have).update(repeating: 0, count: blockSize - have)
@@ -293,11 +294,11 @@ public final class DahdiCard: CardBackend, @unchecked Sendable {
             while tries < 2 {
                 tries += 1
                 switch channel.write(from: samples + port * blockSize, bytes: blockSize * 2) {
-                case .success: break
-                case .failure(.dahdiEventPending):
+                case .done: break
+                case .refused(let errno) where errno == .dahdiEventPending:
                     drainEvents(port)
                     continue
-                case .failure(let errno):
+                case .refused(let errno):
                     if errno == .operationNotSupportedByDevice { markGone(port) }
                     // EAGAIN: DAHDI's buffers are full (the far side reads slower than we
                     // write); the block is dropped rather than blocking the tick.
@@ -312,23 +313,24 @@ public final class DahdiCard: CardBackend, @unchecked Sendable {
         guard !gone[port] else { return Errno.operationNotSupportedByDevice.rawValue }
         let kind = ports[port].kind
         guard kind == .fxo || kind == .fxs else { return 0 }
-        let refused: Errno?
+        let answer: DahdiAnswer
         switch command {
-        case .onHook: refused = channel.control(DahdiHook, CInt(DahdiHookOnHook))
-        case .offHook: refused = channel.control(DahdiHook, CInt(DahdiHookOffHook))
-        case .flash: refused = channel.control(DahdiHook, CInt(DahdiHookFlash))
-        case .ringStart: refused = channel.control(DahdiHook, CInt(DahdiHookRing))
-        case .ringStop: refused = channel.control(DahdiHook, CInt(DahdiHookRingOff))
+        case .onHook: answer = channel.control(DahdiHook, CInt(DahdiHookOnHook))
+        case .offHook: answer = channel.control(DahdiHook, CInt(DahdiHookOffHook))
+        case .flash: answer = channel.control(DahdiHook, CInt(DahdiHookFlash))
+        case .ringStart: answer = channel.control(DahdiHook, CInt(DahdiHookRing))
+        case .ringStop: answer = channel.control(DahdiHook, CInt(DahdiHookRingOff))
         case .polarityNormal, .polarityReversed:
             switch channel.control(DahdiSetPolarity, command == .polarityReversed ? 1 : 0) {
+            case .done: return 0
             // Polarity is the channel driver's to do, and many (dynamic spans, most FXO
             // modules) cannot: the line simply carries no polarity signal.
-            case nil, .inappropriateIOCTLForDevice?, .invalidArgument?: return 0
-            case let errno?: return errno.rawValue
+            case .refused(let errno) where errno == .inappropriateIOCTLForDevice || errno == .invalidArgument: return 0
+            case .refused(let errno): return errno.rawValue
             }
         }
         // A ring or a flash is under way (EINPROGRESS): accepted.
-        if let refused, refused != .nowInProgress { return refused.rawValue }
+        if case .refused(let errno) = answer, errno != .nowInProgress { return errno.rawValue }
         if kind == .fxo {
             if command == .offHook { offHook[port] = true }
             if command == .onHook { offHook[port] = false }

@@ -56,7 +56,7 @@ public struct DahdiError: Error, Equatable, CustomStringConvertible {
 
 /// DAHDI's own errno for "an event is waiting: read it with DAHDI_GETEVENT" (ELAST).
 extension Errno {
-    static let dahdiEventPending = Errno(rawValue: DahdiErrnoEventPending)
+    static var dahdiEventPending: Errno { Errno(rawValue: DahdiErrnoEventPending) }
 
     /// What the C call just made set (swift-system keeps its own accessor internal).
     @inline(__always)
@@ -94,9 +94,17 @@ public struct DahdiSignalling: OptionSet, Sendable, Hashable {
     public var facesTelephone: Bool { contains(.fxo) && Self.telephoneFacing.isSuperset(of: self) }
 }
 
+/// What a call in the tick came to: a count (bytes, an event, 0 for a done ioctl) or the
+/// device's refusal. Not generic (no `Result`, no `Optional`), so that nothing has to be
+/// instantiated at run time the first time the tick sees an answer.
+enum DahdiAnswer {
+    case done(Int)
+    case refused(Errno)
+}
+
 /// One open DAHDI channel: the file descriptor with the ioctls Linecard uses, typed. Set-up
-/// calls throw `DahdiError`; the tick's calls (events, hook, read, write) return the `Errno`
-/// and allocate nothing.
+/// calls throw `DahdiError`; the tick's calls (events, hook, read, write) answer with a
+/// `DahdiAnswer` and allocate nothing.
 struct DahdiChannelDescriptor {
     let fd: FileDescriptor
     /// "DAHDI channel N", for errors.
@@ -149,34 +157,34 @@ struct DahdiChannelDescriptor {
     }
 
     private func set(_ request: UInt, _ value: CInt, _ what: String) throws(DahdiError) {
-        if let errno = control(request, value) { throw DahdiError(device: device, operation: what, errno: errno) }
+        if case .refused(let errno) = control(request, value) { throw DahdiError(device: device, operation: what, errno: errno) }
     }
 
     // MARK: Tick side: no allocation, no throwing
 
-    /// An integer ioctl; the device's refusal, or nil.
+    /// An integer ioctl.
     @inline(__always)
-    func control(_ request: UInt, _ value: CInt) -> Errno? {
+    func control(_ request: UInt, _ value: CInt) -> DahdiAnswer {
         var value = value
-        return dahdi_ioctl_int(fd.rawValue, request, &value) == 0 ? nil : .ofLastCall
+        return dahdi_ioctl_int(fd.rawValue, request, &value) == 0 ? .done(0) : .refused(.ofLastCall)
     }
 
     /// The next queued DAHDI event (0: none), or why none could be read.
     @inline(__always)
-    func nextEvent() -> Result<CInt, Errno> {
+    func nextEvent() -> DahdiAnswer {
         var event: CInt = 0
-        return dahdi_ioctl_int(fd.rawValue, DahdiGetEvent, &event) == 0 ? .success(event) : .failure(.ofLastCall)
+        return dahdi_ioctl_int(fd.rawValue, DahdiGetEvent, &event) == 0 ? .done(Int(event)) : .refused(.ofLastCall)
     }
 
     @inline(__always)
-    func read(into buffer: UnsafeMutableRawPointer, bytes: Int) -> Result<Int, Errno> {
+    func read(into buffer: UnsafeMutableRawPointer, bytes: Int) -> DahdiAnswer {
         let got = Glibc.read(fd.rawValue, buffer, bytes)
-        return got >= 0 ? .success(got) : .failure(.ofLastCall)
+        return got >= 0 ? .done(got) : .refused(.ofLastCall)
     }
 
     @inline(__always)
-    func write(from buffer: UnsafeRawPointer, bytes: Int) -> Result<Int, Errno> {
+    func write(from buffer: UnsafeRawPointer, bytes: Int) -> DahdiAnswer {
         let put = Glibc.write(fd.rawValue, buffer, bytes)
-        return put >= 0 ? .success(put) : .failure(.ofLastCall)
+        return put >= 0 ? .done(put) : .refused(.ofLastCall)
     }
 }

@@ -7,8 +7,9 @@ import Synchronization
 /// and error rules, as Swift async functions. Waits are measured in line time.
 ///
 /// A channel learns what happens on its line only from the engine's events (tones, digits,
-/// line signals, audio activity). Its state machine runs on the engine's dispatcher thread;
-/// the program's calls wait for it without blocking a thread.
+/// line signals, audio activity), read by the port's `LineSignalling`. Its state lives in
+/// the card's `CardState`, changed under the card's one lock by the dispatcher thread and by
+/// the program's calls alike; the program's waits do not block a thread.
 public final class CallChannel: Sendable {
     public let port: Int
     /// What the port faces (for the program's information: the call layer asks `signalling`).
@@ -364,7 +365,7 @@ public final class CallChannel: Sendable {
     // MARK: Waiting
 
     /// Waits until `check` returns a value or `timeout` of line time passes (then
-    /// `timedOut`). The check runs under the channel's lock after every change.
+    /// `timedOut`). The check runs under the card's lock after every change to the channel.
     func wait<T: Sendable>(until timeout: Duration?, _ check: @escaping @Sendable (inout ChannelCore) -> T?,
                            timedOut: @escaping @Sendable (inout ChannelCore) -> T) async -> T {
         let id = waiterCounter.add(1, ordering: .relaxed).newValue

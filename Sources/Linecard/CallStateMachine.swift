@@ -3,7 +3,8 @@ import LinecardDSP
 import LinecardEngine
 import SystemPackage
 
-/// How a channel follows its line: the reactions to engine events, under the channel's lock.
+/// How a channel follows its line: the reactions to engine events, under the card's lock
+/// (`CardState`). What the line's signals mean is the port's `LineSignalling`'s to say.
 extension CallChannel {
     func beginCall(_ c: inout ChannelCore) {
         c.callSerial += 1
