@@ -77,9 +77,7 @@ public final class CallChannel: Sendable {
         guard signalling.capabilities.dialsNumbers else {
             return try beginOutgoingCall(number, dialling: nil, from: caller, timeout: timeout)
         }
-        let dial: DialString
-        do { dial = try DialString(number) } catch { throw CallError.error(error.description) }
-        try beginOutgoingCall(number, dialling: dial, from: caller, timeout: timeout)
+        try beginOutgoingCall(number, dialling: try DialString.checked(number), from: caller, timeout: timeout)
     }
 
     /// `startCall(to:from:timeout:)` with a number already checked.

@@ -62,7 +62,7 @@ public final class Card: Sendable {
             }
             ports = [port]
         case .dialledNumber(let number, let port, _):
-            do { _ = try DialString(number) } catch { throw CallError.error(error.description) }
+            _ = try DialString.checked(number)
             if let port {
                 let channel = try self.channel(port)
                 guard channel.signalling.capabilities.collectsDialledNumbers else {

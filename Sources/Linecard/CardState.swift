@@ -70,17 +70,20 @@ final class CardState: Sendable {
         all.channels[port].resumedTasks.removeAll()
         for task in suspended { all.program.working[task] = nil }
         guard let holdClock else { return }
-        if !resumed.isEmpty {
-            all.program.generation &+= 1
-            for task in resumed { all.program.working[task] = all.program.generation }
-            // A resumption since the last quiet look starts the count again.
-            all.program.quietLooks = 0
-            if !all.program.looking {
-                all.program.looking = true
-                scheduleLook()
-            }
-        }
+        if !resumed.isEmpty { startWorking(resumed, &all.program) }
         updateHold(&all.program, holdClock)
+    }
+
+    /// `tasks` have work from the card (resumed, or started for a service).
+    private func startWorking(_ tasks: [Int], _ program: inout ProgramActivity) {
+        program.generation &+= 1
+        for task in tasks { program.working[task] = program.generation }
+        // A task set working since the last quiet look starts the count again.
+        program.quietLooks = 0
+        if !program.looking {
+            program.looking = true
+            scheduleLook()
+        }
     }
 
     private func updateHold(_ program: inout ProgramActivity, _ holdClock: @Sendable () -> ClockHold) {
@@ -125,13 +128,7 @@ final class CardState: Sendable {
     func programStarts(task: Int) {
         guard let holdClock else { return }
         cores.withLock { all in
-            all.program.generation &+= 1
-            all.program.working[task] = all.program.generation
-            all.program.quietLooks = 0
-            if !all.program.looking {
-                all.program.looking = true
-                scheduleLook()
-            }
+            startWorking([task], &all.program)
             updateHold(&all.program, holdClock)
         }
     }
@@ -227,10 +224,8 @@ final class ProgramLooker: @unchecked Sendable {
             usleep(300)
             let quiet = !ProgramThreads.anyWorking()
             let looking = cards.withLock { $0 }
-            var done: [ObjectIdentifier] = []
-            for entry in looking {
-                guard let card = entry.card, card.look(quiet: quiet) else { done.append(ObjectIdentifier(entry)); continue }
-            }
+            // A card gone, or with no task working any more, needs no further look.
+            let done = looking.filter { !($0.card?.look(quiet: quiet) ?? false) }.map(ObjectIdentifier.init)
             cards.withLock { list in list.removeAll { done.contains(ObjectIdentifier($0)) } }
         }
     }

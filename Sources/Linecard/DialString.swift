@@ -31,6 +31,11 @@ public struct DialString: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { written }
 
+    /// `number` checked for the channel API, whose refusals are `CallError`s.
+    static func checked(_ number: String) throws(CallError) -> DialString {
+        do { return try DialString(number) } catch { throw CallError.error(error.description) }
+    }
+
     /// What the engine sends (always fits: `maximumDigits` is below its capacity).
     var digitString: DigitString { DigitString(digits)! }
 }

@@ -39,7 +39,7 @@ extension CallChannel {
             throw CallError.error("a transfer to a number needs a line for its leg: port \(otherCall.port) is \(otherCall.signalling.name)")
         }
         if otherCall.signalling.capabilities.dialsNumbers {
-            do { _ = try DialString(number) } catch { throw CallError.error(error.description) }
+            _ = try DialString.checked(number)
         }
         let from = callFrom.isEmpty ? defaultTransferCaller() : callFrom
         return await runTransfer(otherCall, ringback: ringback, timeout: timeout) {
@@ -88,8 +88,7 @@ extension CallChannel {
         guard signalling.capabilities.flashTransfers else {
             throw CallError.error("a hook-flash transfer needs an FXO line: port \(port) is \(signalling.name)")
         }
-        let dial: DialString
-        do { dial = try DialString(number) } catch { throw CallError.error(error.description) }
+        let dial = try DialString.checked(number)
         try core.withLock { c in
             try requireAnswered(c, "transfer the call by hook flash")
             if let peer = c.bridge.connectedTo {
