@@ -6,7 +6,7 @@
 SWIFT ?= swift
 export PATH := $(PATH):/opt/swift/usr/bin
 
-.PHONY: run demo test test-dahdi fuzz deps bench bench-gateway clean
+.PHONY: run demo test test-dahdi fuzz deps bench bench-gateway bench-scaling clean
 
 deps:
 	@Tools/scripts/install-dependencies.sh
@@ -44,6 +44,11 @@ bench: deps
 bench-gateway: deps
 	$(SWIFT) build -c release --product linecard-gateway
 	python3 Benchmarks/gateway/load.py --gateway .build/release/linecard-gateway
+
+# One box on SQLite against one, two and three boxes sharing a PostgreSQL queue (docs/SCALING.md).
+bench-scaling: deps
+	$(SWIFT) build -c release --product linecard-gateway
+	python3 Benchmarks/gateway/scaling.py --gateway .build/release/linecard-gateway
 
 clean:
 	rm -rf .build .build-tsan .build-fuzz

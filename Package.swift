@@ -31,6 +31,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // C boundaries: system libraries found through pkg-config.
@@ -101,6 +102,7 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ]),
         .target(name: "NumberProvider"),
         .target(name: "LinecardFuzzTargets", dependencies: ["Linecard", "LinecardGateway"]),
@@ -154,7 +156,10 @@ let package = Package(
         .testTarget(name: "LinecardTests", dependencies: ["Linecard", "SimulatedCard", "LinecardEngine", "LinecardDSP"]),
         // Runs the tools as processes; depending on them makes `swift build --build-tests` build them.
         .testTarget(name: "ToolTests", dependencies: ["linecard-demo", "linecard", "linecard-bench", "Linecard", "ToolRunner"]),
-        .testTarget(name: "GatewayTests", dependencies: ["LinecardGateway", "Linecard", "linecard-gateway"], exclude: ["voicent.py"]),
+        .testTarget(
+            name: "GatewayTests",
+            dependencies: ["LinecardGateway", "Linecard", "linecard-gateway", .product(name: "Logging", package: "swift-log")],
+            exclude: ["voicent.py"]),
         // Runs the fuzzers' seed corpus and every input that once broke a parser.
         .testTarget(name: "FuzzRegressionTests", dependencies: ["LinecardFuzzTargets"]),
         .testTarget(

@@ -43,7 +43,8 @@ public enum WAVFile {
         try encode(samples, encoding: encoding).write(to: URL(fileURLWithPath: path))
     }
 
-    static func encode(_ samples: [Int16], encoding: Encoding) -> Data {
+    /// The bytes of an 8 kHz mono WAV file holding `samples`.
+    public static func encode(_ samples: [Int16], encoding: Encoding = .pcm16) -> Data {
         var body = [UInt8]()
         switch encoding {
         case .pcm16:

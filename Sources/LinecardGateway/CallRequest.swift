@@ -103,6 +103,8 @@ public struct CallAttempt: Sendable, Equatable, Codable {
     public var ended: Date?
     public var outcome: Outcome
     public var reason: String
+    /// The box that made the attempt, on a queue several boxes share.
+    public var gateway: String? = nil
 }
 
 /// A request as the queue holds it.

@@ -119,7 +119,9 @@ final class Dialer: Sendable {
                     FileManager.default.fileExists(atPath: Self.audioFile(for: record.id, in: audioFolder).path)
                 }
             } catch {
-                logger.error("line \(line): cannot read the call queue: \(error)")
+                // A lost shared database is logged once by the queue; this box stops claiming
+                // until it answers again.
+                if !(error is QueueUnavailable) { logger.error("line \(line): cannot read the call queue: \(error)") }
                 claim = nil
             }
             guard let claim else {
@@ -149,7 +151,7 @@ final class Dialer: Sendable {
             calls.withLock { _ = $0.removeValue(forKey: claim.record.id) }
             metrics.line(line, busy: false)
             do {
-                let status = try await queue.finish(id: claim.record.id, attempt: claim.attempt, result: result)
+                let status = try await record(result, of: claim)
                 let outcome: CallAttempt.Outcome = switch (result, status) {
                 case (.made, _): .made
                 case (.interrupted, _): .interrupted
@@ -166,6 +168,20 @@ final class Dialer: Sendable {
         }
     }
 
+    /// Records an attempt's outcome. While a shared queue's database is lost the outcome waits
+    /// here, and is recorded when it is back; a box that stops meanwhile leaves the attempt to
+    /// be recovered, as interrupted, when its lease runs out.
+    private func record(_ result: AttemptResult, of claim: CallClaim) async throws -> RequestStatus? {
+        while true {
+            do {
+                return try await queue.finish(id: claim.record.id, attempt: claim.attempt, result: result)
+            } catch let error as QueueUnavailable where !stopping.load(ordering: .acquiring) {
+                logger.warning("request \(claim.record.id) attempt \(claim.attempt): its outcome waits for the call queue: \(error)")
+                try await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
+
     /// The longest an idle line waits before looking at the queue again.
     static let longestSleep = 5.0
 
@@ -179,14 +195,13 @@ final class Dialer: Sendable {
     private func place(_ claim: CallClaim, line: Int) async -> AttemptResult {
         let audio: String
         do {
-            let record = claim.record
-            audio = try await BlockingWork.run("preparing the message of request \(record.id)", timeout: configuration.limits.fileTimeout) {
-                try self.prepareAudio(for: record)
-            }
+            audio = try await message(for: claim.record)
             // Prepared: should the gateway die from here on, the attempt is retried, not failed.
-            if claim.preparing { try await queue.markDialling(id: record.id, attempt: claim.attempt) }
+            if claim.preparing { try await queue.markDialling(id: claim.record.id, attempt: claim.attempt) }
         } catch let error as RequestError {
             return .failed(error.message, retryable: false)
+        } catch let error as QueueUnavailable {
+            return .interrupted("the call queue's database was lost while preparing the message (\(error))")
         } catch {
             return .failed("Service Error: \(error)", retryable: false)
         }
@@ -263,14 +278,29 @@ final class Dialer: Sendable {
         }
     }
 
-    /// The request's message as an 8 kHz WAV in the data folder, made once (speech is
-    /// synthesised here, before the first call) and reused by retries. An audio file is read
-    /// now, under the file-access rule, through the descriptor that rule opened.
-    private func prepareAudio(for record: CallRecord) throws -> String {
+    /// The request's message as an 8 kHz WAV in the data folder, made once and reused by
+    /// retries: from the shared queue when another box prepared it (or it came with the
+    /// request), else prepared here (speech synthesised, an audio file read under the
+    /// file-access rule) and, on a shared queue, kept there for the other boxes.
+    private func message(for record: CallRecord) async throws -> String {
         let file = Self.audioFile(for: record.id, in: audioFolder).path
         if FileManager.default.fileExists(atPath: file) { return file }
+        if queue.keepsAudio, let wav = try await queue.audio(for: record.id) {
+            try store(wav, at: file)
+            return file
+        }
+        let wav = try await BlockingWork.run("preparing the message of request \(record.id)", timeout: configuration.limits.fileTimeout) {
+            try self.preparedMessage(record.request.message)
+        }
+        try store(wav, at: file)
+        if queue.keepsAudio { try await queue.storeAudio(wav, for: record.id) }
+        return file
+    }
+
+    /// `message` as the bytes of an 8 kHz WAV file.
+    func preparedMessage(_ message: CallMessage) throws -> Data {
         let samples: [Int16]
-        switch record.request.message {
+        switch message {
         case .text(let text):
             samples = try SpeechSynthesizer.speak(text, voice: configuration.speech.voice,
                                                   wordsPerMinute: configuration.speech.wordsPerMinute)
@@ -285,12 +315,17 @@ final class Dialer: Sendable {
                 throw RequestError.bad("Service Error: the audio file \(path) cannot be played: \(error)")
             }
         }
+        return WAVFile.encode(samples)
+    }
+
+    private func store(_ wav: Data, at file: String) throws {
         let partial = file + ".partial"
-        try WAVFile.write(samples, to: partial)
+        do { try wav.write(to: URL(fileURLWithPath: partial)) } catch {
+            throw RequestError.bad("Service Error: cannot store the message audio in \(file): \(error.localizedDescription)")
+        }
         guard rename(partial, file) == 0 else {
             throw RequestError.bad("Service Error: cannot store the message audio in \(file): \(String(cString: strerror(errno)))")
         }
-        return file
     }
 
     static func audioFile(for id: Int64, in folder: URL) -> URL { folder.appendingPathComponent("\(id).wav") }

@@ -24,6 +24,8 @@ public final class Gateway: Sendable {
     /// The ports that place calls.
     public let callingLines: [Int]
     let queue: any CallQueue
+    /// The queue, when several boxes share it (PostgreSQL).
+    let shared: PostgresCallQueue?
     let metrics: GatewayMetrics
     let dialer: Dialer
     let interface: SimpleCallInterface
@@ -33,6 +35,7 @@ public final class Gateway: Sendable {
     /// Held while the gateway lives: one gateway per data folder.
     private let lock: DataFolderLock
     private let connections = GatewayHTTPChannel.Connections()
+    private let started = Date()
     /// Set once the server listens: an I/O error before that is a failure to listen.
     private let listening = Atomic<Bool>(false)
 
@@ -47,7 +50,18 @@ public final class Gateway: Sendable {
         // Before the queue is opened: opening it recovers the calls of a gateway that died.
         lock = try DataFolderLock(folder: data.path)
         files = try AllowedFiles(dataDirectory: data.path, extra: configuration.allowedFileFolders)
-        queue = try SQLiteCallQueue(path: data.appendingPathComponent("calls.sqlite").path, policy: configuration.retry)
+        switch configuration.queue.kind {
+        case .sqlite:
+            queue = try SQLiteCallQueue(path: data.appendingPathComponent("calls.sqlite").path, policy: configuration.retry)
+            shared = nil
+        case .postgres:
+            let settings = configuration.queue
+            let postgres = PostgresCallQueue(address: try settings.address(), password: try settings.password(),
+                                             gatewayId: configuration.gatewayId, policy: configuration.retry,
+                                             leaseSeconds: settings.leaseSeconds, timeoutSeconds: settings.timeoutSeconds, logger: logger)
+            queue = postgres
+            shared = postgres
+        }
         inbox = try SMSInbox(path: data.appendingPathComponent("sms.sqlite").path)
         let opened: OpenedCard
         do { opened = try configuration.card.open() } catch {
@@ -75,11 +89,21 @@ public final class Gateway: Sendable {
     /// grace period to finish, and whatever is left stays queued for the next start. No call
     /// is placed before the server listens; if it cannot listen, this throws `ListenError`.
     public func run(onListening: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
+        defer { shared?.close() }
+        if let shared {
+            // Before the first request: the schema, and the calls this box left unfinished.
+            do { try await shared.open() } catch {
+                card.shutdown()
+                throw ConfigurationError(message: "queue: \(error)")
+            }
+            logger.info("call queue: \(shared.address), shared as gateway \(configuration.gatewayId)")
+        }
         let router = Router(context: GatewayRequestContext.self)
         router.add(middleware: AccessPolicy(networks: configuration.allowedNetworks.compactMap(NetworkRange.init),
                                             token: configuration.token, metrics: metrics))
         router.add(middleware: JSONInterfacePolicy(configuration: configuration))
         router.add(middleware: MethodCheck(routes: GatewayRoutes.methods))
+        router.add(middleware: QueueAvailability())
         GatewayRoutes(gateway: self).install(on: router)
         let (limits, reserve) = Self.connectionLimits(configuration.limits, logger: logger)
         let connections = self.connections
@@ -90,7 +114,10 @@ public final class Gateway: Sendable {
             },
             configuration: .init(address: .hostname(configuration.address, port: configuration.port), serverName: "linecard-gateway",
                                  availableConnectionsDelegate: MaximumAvailableConnections(limits.maxConnections + reserve)),
-            services: [DialerService(dialer: dialer, grace: configuration.gracePeriod, logger: logger)],
+            // Services stop in reverse order: the shared queue's leases are renewed until the
+            // dialler's last call has ended.
+            services: (shared.map { [SharedQueueService(queue: $0, dialer: dialer, leaseSeconds: configuration.queue.leaseSeconds, logger: logger)] } ?? [])
+                + [DialerService(dialer: dialer, grace: configuration.gracePeriod, logger: logger)],
             onServerRunning: { [logger, dialer] channel in
                 self.listening.store(true, ordering: .releasing)
                 let port = channel.localAddress?.port ?? 0
@@ -131,10 +158,20 @@ public final class Gateway: Sendable {
         return (try await submit(request), request)
     }
 
-    /// Queues a request whose every part has been checked; returns its ReqId.
+    /// Queues a request whose every part has been checked; returns its ReqId. On a shared
+    /// queue an audio file is read now, on the box that has it, and kept with the request.
     func submit(_ request: NewCallRequest) async throws -> Int64 {
+        var audio: Data?
+        if queue.keepsAudio, case .audioFile = request.message {
+            audio = try await BlockingWork.run("reading the request's audio file", timeout: configuration.limits.fileTimeout) {
+                try self.dialer.preparedMessage(request.message)
+            }
+        }
+        if let unavailable = shared?.unavailable {
+            throw RequestError(status: 503, message: "the call queue cannot take requests now: \(unavailable)")
+        }
         let id: Int64
-        do { id = try await queue.submit(request) } catch {
+        do { id = try await queue.submit(request, audio: audio) } catch {
             logger.error("cannot store a call request: \(error)")
             throw RequestError(status: 503, message: "the call queue cannot store the request: \(error)")
         }
@@ -186,6 +223,14 @@ public final class Gateway: Sendable {
         }
     }
 
+    /// The boxes sharing the queue (this one alone on SQLite).
+    func boxes() async throws -> [PostgresCallQueue.Box] {
+        if let shared { return try await shared.boxes() }
+        let free = callingLines.count - dialer.activeCalls
+        return [PostgresCallQueue.Box(id: configuration.gatewayId, started: started, lastHeartbeat: Date(), secondsSinceHeartbeat: 0,
+                                      lines: callingLines.count, freeLines: free, alive: true, calls: dialer.activeCalls)]
+    }
+
     func metricsText() async throws -> String {
         metrics.render(queue: try await queue.counts(), engine: card.engine.statistics)
     }
@@ -206,6 +251,47 @@ public struct ListenError: Error, CustomStringConvertible {
             ? "the address is in use (another program listens on port \(port): stop it, or choose another port with --port or \"port\")"
             : error.errnoCode == EACCES ? "permission denied (ports below 1024 need privileges)" : "\(error)"
         return "cannot listen on \(address):\(port): \(why)"
+    }
+}
+
+/// Keeps this box's place in a shared queue: renews its leases and heartbeat, recovers the
+/// calls of boxes whose leases ran out, and passes the other boxes' notices to the dialler.
+struct SharedQueueService: Service {
+    let queue: PostgresCallQueue
+    let dialer: Dialer
+    let leaseSeconds: Double
+    let logger: Logger
+
+    func run() async throws {
+        try? await cancelWhenGracefulShutdown {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    for await event in queue.events() {
+                        switch event {
+                        case .workArrived: dialer.wake()
+                        case .removed(let id): await dialer.cancel(request: id)
+                        }
+                    }
+                }
+                group.addTask {
+                    while !Task.isCancelled {
+                        do {
+                            try await queue.heartbeat(lines: dialer.lines.count, freeLines: dialer.lines.count - dialer.activeCalls)
+                            let recovered = try await queue.recoverExpiredLeases()
+                            if recovered > 0 {
+                                logger.warning("recovered \(recovered) calls whose gateway stopped renewing its lease")
+                                dialer.wake()
+                            }
+                        } catch {
+                            // Logged once by the queue when the database goes; retried each round.
+                        }
+                        try? await Task.sleep(for: .milliseconds(Int(leaseSeconds * 1000 / 3)))
+                    }
+                }
+                await group.next()
+                group.cancelAll()
+            }
+        }
     }
 }
 

@@ -79,6 +79,10 @@ public struct GatewayConfiguration: Sendable, Equatable {
     public var allowedOrigins: [String] = []
     /// The SMS webhook of the number-rental service; nil: no webhook route.
     public var smsWebhook: SMSWebhookConfiguration?
+    /// Where the call queue is kept: SQLite in the data folder, or PostgreSQL shared by boxes.
+    public var queue = QueueConfiguration()
+    /// This box's name among the boxes sharing a queue: it owns the calls it claims.
+    public var gatewayId = GatewayConfiguration.hostName()
 
     public init() {}
 
@@ -166,9 +170,25 @@ public struct GatewayConfiguration: Sendable, Equatable {
             try hook.finish()
             c.smsWebhook = w
         }
+        if var queue = try reader.object("queue") {
+            c.queue.kind = .init(rawValue: try queue.string("kind", default: c.queue.kind.rawValue, oneOf: QueueConfiguration.Kind.allCases.map(\.rawValue)))!
+            c.queue.url = try queue.optionalString("url")
+            c.queue.passwordFile = try queue.optionalString("passwordFile")
+            c.queue.leaseSeconds = try queue.double("leaseSeconds", default: c.queue.leaseSeconds, range: 1...3600)
+            c.queue.timeoutSeconds = try queue.double("timeoutSeconds", default: c.queue.timeoutSeconds, range: 0.5...600)
+            try queue.finish()
+        }
+        c.gatewayId = try reader.string("gatewayId", default: c.gatewayId)
         try reader.finish()
         try c.validate()
         return c
+    }
+
+    static func hostName() -> String {
+        var name = [CChar](repeating: 0, count: 256)
+        guard gethostname(&name, name.count - 1) == 0 else { return "linecard" }
+        let text = String(cString: name)
+        return text.isEmpty ? "linecard" : text
     }
 
     public func validate() throws {
@@ -187,6 +207,17 @@ public struct GatewayConfiguration: Sendable, Equatable {
         try smsWebhook?.validate()
         for origin in allowedOrigins where URL(string: origin)?.scheme == nil || URL(string: origin)?.host == nil {
             throw ConfigurationError(message: "allowedOrigins: \"\(origin)\" is not an origin like https://app.example.com")
+        }
+        switch queue.kind {
+        case .sqlite:
+            if queue.url != nil || queue.passwordFile != nil {
+                throw ConfigurationError(message: "queue.url and queue.passwordFile are for a postgres queue (queue.kind is sqlite)")
+            }
+        case .postgres:
+            _ = try queue.address()
+        }
+        guard !gatewayId.isEmpty, gatewayId.count <= 64, gatewayId.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }) else {
+            throw ConfigurationError(message: "gatewayId \"\(gatewayId)\": use 1 to 64 letters, digits, '-', '_' or '.'")
         }
         if let token, token.count < 16 {
             throw ConfigurationError(message: "token: use at least 16 characters (this one has \(token.count))")

@@ -71,6 +71,21 @@ struct MethodCheck: RouterMiddleware {
 /// DNS-rebinding page reaches it under a foreign name), and refuses cross-origin browser
 /// requests unless the origin is configured. The simple call interface keeps taking what its
 /// existing clients send.
+/// A shared queue's lost database, met by any route: 503 with what is wrong, in the
+/// interface's own form (the simple call interface's `ERROR:` text, or JSON).
+struct QueueAvailability: RouterMiddleware {
+    typealias Context = GatewayRequestContext
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as QueueUnavailable {
+            if request.uri.path.hasPrefix("/ocall/") { return .text("ERROR: \(error.message)\n", status: .serviceUnavailable) }
+            return .jsonError(error.message, status: .serviceUnavailable)
+        }
+    }
+}
+
 struct JSONInterfacePolicy: RouterMiddleware {
     typealias Context = GatewayRequestContext
     let address: String
@@ -166,7 +181,7 @@ struct GatewayRoutes: Sendable {
     static let methods: [(pattern: [Substring], methods: [HTTPRequest.Method])] = [
         ("ocall/callreqHandler.jsp", [.get, .post]), ("ocall/callstatusHandler.jsp", [.get, .post]),
         ("ocall/callremoveHandler.jsp", [.get, .post]), ("api/v1/calls", [.get, .post]),
-        ("api/v1/calls/{id}", [.get, .delete]), ("api/v1/lines", [.get]), ("api/v1/sms", [.get]),
+        ("api/v1/calls/{id}", [.get, .delete]), ("api/v1/lines", [.get]), ("api/v1/gateways", [.get]), ("api/v1/sms", [.get]),
         ("health", [.get]), ("metrics", [.get]), ("sms/webhook", [.post]), ("sms/webhook/{secret}", [.post]),
     ].map { ($0.0.split(separator: "/"), $0.1) }
 
@@ -183,6 +198,7 @@ struct GatewayRoutes: Sendable {
         router.get("/api/v1/calls/{id}") { _, context in try await self.getCall(context) }
         router.delete("/api/v1/calls/{id}") { _, context in try await self.cancelCall(context) }
         router.get("/api/v1/lines") { _, _ in Response.json(self.gateway.lines()) }
+        router.get("/api/v1/gateways") { _, _ in Response.json(try await self.gateway.boxes()) }
         router.get("/health") { _, _ in try await self.health() }
         if gateway.configuration.smsWebhook != nil {
             router.post("/sms/webhook") { request, _ in
@@ -352,12 +368,23 @@ struct GatewayRoutes: Sendable {
     }
 
     private func health() async throws -> Response {
-        let counts = try await gateway.queue.counts()
         let lines = gateway.lines()
-        struct Health: Encodable { let status: String; let lines: Int; let linesInService: Int; let queue: [String: Int] }
+        struct Health: Encodable {
+            let status: String; let lines: Int; let linesInService: Int; let queue: [String: Int]
+            let gatewayId: String; let database: String?
+        }
         let inService = lines.filter { $0.state != CallState.error.rawValue }.count
-        return .json(Health(status: inService > 0 ? "ok" : "degraded", lines: lines.count, linesInService: inService,
-                            queue: Dictionary(uniqueKeysWithValues: counts.map { ($0.key.rawValue, $0.value) })))
+        // A box whose shared database is lost takes no request: it says so, with 503, so that a
+        // balancer sends clients elsewhere; its calls in progress go on.
+        var counts: [RequestStatus: Int] = [:]
+        var lost = gateway.shared?.unavailable
+        if lost == nil {
+            do { counts = try await gateway.queue.counts() } catch let error as QueueUnavailable { lost = error.message }
+        }
+        let health = Health(status: lost != nil ? "database unreachable" : inService > 0 ? "ok" : "degraded", lines: lines.count,
+                            linesInService: inService, queue: Dictionary(uniqueKeysWithValues: counts.map { ($0.key.rawValue, $0.value) }),
+                            gatewayId: gateway.configuration.gatewayId, database: lost)
+        return .json(health, status: lost != nil ? .serviceUnavailable : .ok)
     }
 
     // MARK: The SMS webhook

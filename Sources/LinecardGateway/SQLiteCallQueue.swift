@@ -82,7 +82,7 @@ public final class SQLiteCallQueue: CallQueue {
 
     /// Stores `request` durably and returns its ReqId (milliseconds since 1970, as the
     /// simple call interface's clients expect, made unique).
-    public func submit(_ request: NewCallRequest) async throws -> Int64 {
+    public func submit(_ request: NewCallRequest, audio: Data?) async throws -> Int64 {
         try await withCheckedThrowingContinuation { continuation in
             pendingSubmissions.withLock { $0.append((request, continuation)) }
             if !flushScheduled.exchange(true, ordering: .acquiringAndReleasing) {
@@ -127,14 +127,20 @@ public final class SQLiteCallQueue: CallQueue {
                   .text(Self.json(request.warnings))])
     }
 
+    /// Each box prepares its messages in its own data folder.
+    public var keepsAudio: Bool { false }
+    public func audio(for id: Int64) async throws -> Data? { nil }
+    public func storeAudio(_ wav: Data, for id: Int64) async throws {}
+
     // MARK: Working the queue
 
     /// Takes the request that is due soonest for an attempt on `line`, recording the
     /// attempt (synced) before returning it: as dialling when `isPrepared` says its message is
     /// ready, else as preparing. Requests whose deadline passed fail here.
-    public func claimNext(line: Int, now: Date,
+    public func claimNext(line: Int, now: Date?,
                           isPrepared: @escaping @Sendable (CallRecord) -> Bool) async throws -> CallClaim? {
-        try await database.run {
+        let now = now ?? Date()
+        return try await database.run {
             try self.database.transaction { () -> CallClaim? in
                 while true {
                     guard let row = try self.database.query("""
@@ -142,22 +148,19 @@ public final class SQLiteCallQueue: CallQueue {
                         ORDER BY next_attempt, id LIMIT 1
                         """, [.real(now.timeIntervalSince1970)]).first, let id = row[0].int,
                         let record = try self.recordLocked(id) else { return nil }
-                    // `firstocc` bounds retries: a first attempt is always made.
-                    if !record.attempts.isEmpty, record.request.deadline < now {
+                    if record.request.isTooLate(afterAttempts: record.attempts.count, now: now) {
                         let reason = "\(record.attempts.last?.reason ?? "") Too late to call again"
                         try self.database.query("UPDATE requests SET status = 'failed', reason = ? WHERE id = ?",
                                                 [.text(reason), .integer(id)])
                         continue
                     }
                     let attempt = record.attempts.count + 1
-                    let numbers = record.request.numbers
-                    guard !numbers.isEmpty else {
+                    guard let number = record.request.number(forAttempt: attempt) else {
                         // Numbers are checked before they are stored: only a damaged file gets here.
                         try self.database.query("UPDATE requests SET status = 'failed', reason = ? WHERE id = ?",
                                                 [.text("the request's numbers cannot be read from the queue file"), .integer(id)])
                         continue
                     }
-                    let number = numbers[(attempt - 1) % numbers.count]
                     let preparing = !isPrepared(record)
                     let outcome: CallAttempt.Outcome = preparing ? .preparing : .dialling
                     try self.database.query("""
@@ -186,54 +189,24 @@ public final class SQLiteCallQueue: CallQueue {
     /// removed. Returns the request's new status, or nil when the request was removed
     /// meanwhile.
     @discardableResult
-    public func finish(id: Int64, attempt: Int, result: AttemptResult, now: Date) async throws -> RequestStatus? {
-        try await database.run { try self.database.transaction { try self.finishLocked(id: id, attempt: attempt, result: result, now: now) } }
+    public func finish(id: Int64, attempt: Int, result: AttemptResult, now: Date?) async throws -> RequestStatus? {
+        let now = now ?? Date()
+        return try await database.run { try self.database.transaction { try self.finishLocked(id: id, attempt: attempt, result: result, now: now) } }
     }
 
     private func finishLocked(id: Int64, attempt: Int, result: AttemptResult, now: Date) throws -> RequestStatus? {
         guard let record = try recordLocked(id) else { return nil }
-        let calls = max(1, record.request.numbers.count)
-        var status = RequestStatus.failed
-        var outcome = CallAttempt.Outcome.failed
-        var reason = ""
-        var next = now
-        let text: String, canRetry: Bool, interrupted: Bool
-        switch result {
-        case .made(let made):
-            status = .made
-            outcome = .made
-            reason = made
-            text = made; canRetry = false; interrupted = false
-        case .failed(let failed, let retryable):
-            text = failed; canRetry = retryable; interrupted = false
-        case .interrupted(let why):
-            text = why; canRetry = true; interrupted = true
-        }
-        if case .made = result {} else {
-            let due = canRetry ? policy.nextAttempt(after: attempt, numbers: calls, untilConfirmed: record.request.confirmationCode != nil,
-                                                    now: now, deadline: record.request.deadline) : nil
-            if let due {
-                next = due
-                let delay = due.timeIntervalSince(now)
-                status = .retry
-                outcome = interrupted ? .interrupted : .retry
-                reason = delay > 0 ? "\(text). Try in \(Self.describe(seconds: delay))" : "\(text). Calling the next number"
-            } else {
-                status = .failed
-                outcome = interrupted ? .interrupted : .failed
-                reason = text
-            }
-        }
+        let end = policy.conclude(result, attempt: attempt, of: record.request, now: now)
         try database.query("UPDATE attempts SET ended = ?, outcome = ?, reason = ? WHERE request = ? AND number = ?",
-                           [.real(now.timeIntervalSince1970), .text(outcome.rawValue), .text(reason), .integer(id),
+                           [.real(now.timeIntervalSince1970), .text(end.outcome.rawValue), .text(end.reason), .integer(id),
                             .integer(Int64(attempt))])
-        if status.isFinal && record.request.selfDelete {
+        if end.status.isFinal && record.request.selfDelete {
             try database.query("DELETE FROM requests WHERE id = ?", [.integer(id)])
-            return status
+            return end.status
         }
         try database.query("UPDATE requests SET status = ?, reason = ?, next_attempt = ? WHERE id = ?",
-                           [.text(status.rawValue), .text(reason), .real(next.timeIntervalSince1970), .integer(id)])
-        return status
+                           [.text(end.status.rawValue), .text(end.reason), .real(end.nextAttempt.timeIntervalSince1970), .integer(id)])
+        return end.status
     }
 
     // MARK: Reading and removing
@@ -314,11 +287,4 @@ public final class SQLiteCallQueue: CallQueue {
         text.flatMap { try? JSONDecoder().decode(type, from: Data($0.utf8)) }
     }
 
-    static func describe(seconds: Double) -> String {
-        if seconds >= 60, seconds.truncatingRemainder(dividingBy: 60) == 0 {
-            let minutes = Int(seconds / 60)
-            return minutes == 1 ? "1 minute" : "\(minutes) minutes"
-        }
-        return seconds == 1 ? "1 second" : String(format: "%g seconds", seconds)
-    }
 }

@@ -18,6 +18,11 @@ struct GatewayCommand: AsyncParsableCommand {
             Without a configuration file the gateway drives the simulated card (four FXO lines to a
             model exchange) and listens on 127.0.0.1:8155. Requests are kept in
             DATA/calls.sqlite and survive a restart; one gateway at a time may use a data folder.
+            Several boxes share one queue in PostgreSQL with "queue": {"kind": "postgres", "url":
+            "postgres://USER@HOST:PORT/DB"} (the password from "passwordFile" or
+            LINECARD_QUEUE_PASSWORD) and a "gatewayId" of their own each: a request sent to any box
+            is called by whichever has a free line, and a box that dies has its calls recovered
+            by the others (docs/SCALING.md).
             Audio files and call lists are read only from DATA/files (a relative path is taken
             from there) and the folders in "allowedFileFolders". Connections, request sizes and
             timeouts are bounded by "limits"; the JSON interface takes only application/json
@@ -46,6 +51,9 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(name: .long, help: "The simulated card's clock: paced (real time) or virtual (as fast as possible).")
     var clock: String?
 
+    @Option(name: .long, help: "This box's name among the boxes sharing a queue (overrides the file; default: the host name).")
+    var gatewayId: String?
+
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
@@ -59,6 +67,7 @@ struct GatewayCommand: AsyncParsableCommand {
             if let address { settings.address = address }
             if let port { settings.port = port }
             if let data { settings.dataDirectory = data }
+            if let gatewayId { settings.gatewayId = gatewayId }
             if let clock {
                 guard let chosen = CardSpecification.Clock(rawValue: clock) else { throw ValidationError("--clock must be paced or virtual, not \(clock)") }
                 settings.card.clock = chosen
@@ -77,6 +86,12 @@ struct GatewayCommand: AsyncParsableCommand {
                 print("card: alsa, devices \(settings.card.devices.joined(separator: ", ")) (each a clear line), country \(settings.card.country), block \(settings.card.blockSize)")
             case .simulated:
                 print("card: \(settings.card.kind), \(settings.card.fxoPorts) FXO lines (calling on \(settings.callingLines)), country \(settings.card.country), clock \(settings.card.clock)")
+            }
+            switch settings.queue.kind {
+            case .sqlite:
+                print("queue: sqlite, \(settings.dataDirectory)/calls.sqlite (this box alone); gateway id \(settings.gatewayId)")
+            case .postgres:
+                print("queue: postgres, \(settings.queue.url ?? ""), shared as gateway \(settings.gatewayId); leases \(settings.queue.leaseSeconds) s, database operations within \(settings.queue.timeoutSeconds) s; password \(settings.queue.passwordFile.map { "from \($0)" } ?? "from LINECARD_QUEUE_PASSWORD or PGPASSWORD, if set")")
             }
             let rounds = settings.retry.confirmRounds == 0 ? "until firstocc" : "\(settings.retry.confirmRounds) rounds at most"
             print("retry: \(settings.retry.attempts) attempts, \(settings.retry.interval) s apart; call-till-confirm lists \(rounds); firstocc default \(settings.defaultFirstOccurrence) min")

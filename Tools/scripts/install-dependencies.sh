@@ -17,6 +17,8 @@ packages=(
     libpng-dev       # linecard plot writes PNG pictures
     libsndfile1-dev  # reading audio files (WAV in every encoding libsndfile knows)
     python3          # the reference HTTP client, in the gateway tests
+    postgresql       # the shared call queue's server, started by the gateway tests
+    wrk              # the load generator of make bench-gateway
 )
 if (($#)); then packages=("$@"); fi
 
