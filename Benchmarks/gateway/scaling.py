@@ -5,10 +5,13 @@ Starts a PostgreSQL server of its own (Debian's package, a cluster under .build/
 as a production server would run), then for each setup (sqlite x1, postgres x1, x2, x3):
 
   accepted  wrk POSTs /ocall/callreqHandler.jsp to every box at once for --seconds; the
-            boxes have no calling line, so the figure is the durable accept path alone
+            boxes have no calling line (and run the simulated card in real time, as a
+            box on hardware would), so the figure is the durable accept path alone
   calls     --calls requests (to 200, answered; a short message) spread over the boxes,
             each box with 4 lines on the simulated card in virtual time: calls completed
-            per second, first request to last outcome
+            per second, first request to last outcome, as fast as the CPU allows (what a
+            call costs the whole stack); then --paced-calls the same way in real time,
+            where the lines, not the CPU, are the limit (what more boxes bring)
   claims    (PostgreSQL only) pgbench runs the queue's claim transaction (SELECT ... FOR
             UPDATE SKIP LOCKED, the attempt row, the status) from 1, 4 and 12 clients on
             a queue of waiting requests: claims per second under contention
@@ -46,11 +49,11 @@ class Postgres:
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd="/")
 
 class Box:
-    def __init__(self, gateway, folder, name, queue, lines):
+    def __init__(self, gateway, folder, name, queue, lines, clock):
         os.makedirs(folder)
         config = os.path.join(folder, "gateway.json")
         settings = {"port": 0, "dataDirectory": os.path.join(folder, "data"), "gatewayId": name,
-                    "card": {"clock": "virtual", "fxoPorts": 4}, "lines": list(range(lines)),
+                    "card": {"clock": clock, "fxoPorts": 4}, "lines": list(range(lines)),
                     "retry": {"attempts": 1, "interval": 0}, "queue": queue}
         json.dump(settings, open(config, "w"))
         self.process = subprocess.Popen([gateway, "--config", config, "--log-level", "error"], stdout=subprocess.PIPE, text=True)
@@ -94,11 +97,30 @@ UPDATE requests SET status = 'calling' WHERE id = :id;
 COMMIT;
 """
 
+def calling(args, pg, folder, name, kind, count, n, clock, total):
+    """Calls completed per second: `total` requests spread over `count` boxes of four lines."""
+    db = f"calls{n}{clock}"
+    queue = {"kind": "postgres", "url": pg.database(db)} if kind == "postgres" else {"kind": "sqlite"}
+    boxes = [Box(args.gateway, os.path.join(folder, f"{name}-{clock}-calls-{i}"), f"box{i}", queue, 4, clock) for i in range(count)]
+    start = time.perf_counter()
+    ids = [post(boxes[i % count].port, {"phoneno": "200", "txt": "Hi.", "info": "bench"}) for i in range(total)]
+    def finished():
+        if kind == "postgres":
+            return int(pg.sql(db, "SELECT COUNT(*) FROM requests WHERE status IN ('made', 'failed')"))
+        return sqlite3.connect(os.path.join(boxes[0].data, "calls.sqlite")).execute(
+            "SELECT COUNT(*) FROM requests WHERE status IN ('made', 'failed')").fetchone()[0]
+    while finished() < len(ids):
+        time.sleep(0.05)
+    rate = len(ids) / (time.perf_counter() - start)
+    for b in boxes: b.stop()
+    return rate
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--gateway", default=".build/release/linecard-gateway")
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--calls", type=int, default=120)
+    parser.add_argument("--paced-calls", type=int, default=24)
     args = parser.parse_args()
     os.makedirs(".build", exist_ok=True)
     folder = tempfile.mkdtemp(prefix="scaling-bench-", dir=os.path.abspath(".build"))
@@ -112,34 +134,22 @@ def main():
             # Accepting: boxes without calling lines.
             db = f"accept{n}"
             queue = {"kind": "postgres", "url": pg.database(db)} if kind == "postgres" else {"kind": "sqlite"}
-            boxes = [Box(args.gateway, os.path.join(folder, f"{name}-accept-{i}"), f"box{i}", queue, 0) for i in range(count)]
+            boxes = [Box(args.gateway, os.path.join(folder, f"{name}-accept-{i}"), f"box{i}", queue, 0, "paced") for i in range(count)]
             accepted = wrk([b.port for b in boxes], args.seconds, folder)
             if kind == "postgres":
                 stored = int(pg.sql(db, "SELECT COUNT(*) FROM requests"))
             else:
                 stored = sqlite3.connect(os.path.join(boxes[0].data, "calls.sqlite")).execute("SELECT COUNT(*) FROM requests").fetchone()[0]
             for b in boxes: b.stop()
-            # Calling: four lines a box.
-            db = f"calls{n}"
-            queue = {"kind": "postgres", "url": pg.database(db)} if kind == "postgres" else {"kind": "sqlite"}
-            boxes = [Box(args.gateway, os.path.join(folder, f"{name}-calls-{i}"), f"box{i}", queue, 4) for i in range(count)]
-            start = time.perf_counter()
-            ids = [post(boxes[i % count].port, {"phoneno": "200", "txt": "Hi.", "info": "bench"}) for i in range(args.calls)]
-            def finished():
-                if kind == "postgres":
-                    return int(pg.sql(db, "SELECT COUNT(*) FROM requests WHERE status IN ('made', 'failed')"))
-                return sqlite3.connect(os.path.join(boxes[0].data, "calls.sqlite")).execute(
-                    "SELECT COUNT(*) FROM requests WHERE status IN ('made', 'failed')").fetchone()[0]
-            while finished() < len(ids):
-                time.sleep(0.05)
-            calls = len(ids) / (time.perf_counter() - start)
-            for b in boxes: b.stop()
-            results[name] = {"accepted_per_second": round(accepted), "stored": stored, "calls_per_second": round(calls, 1)}
+            calls = calling(args, pg, folder, name, kind, count, n, "virtual", args.calls)
+            paced = calling(args, pg, folder, name, kind, count, n, "paced", args.paced_calls)
+            results[name] = {"accepted_per_second": round(accepted), "stored": stored, "calls_per_second": round(calls, 1),
+                             "paced_calls_per_second": round(paced, 2)}
 
         # Claims under contention, on a queue of waiting requests made by the gateway's own schema.
         db = "claims"
         url = pg.database(db)
-        box = Box(args.gateway, os.path.join(folder, "claims-box"), "box0", {"kind": "postgres", "url": url}, 0)
+        box = Box(args.gateway, os.path.join(folder, "claims-box"), "box0", {"kind": "postgres", "url": url}, 0, "paced")
         box.stop()
         script = os.path.join(folder, "claim.sql")
         open(script, "w").write(CLAIM)
@@ -160,12 +170,13 @@ def main():
         pg.stop()
         shutil.rmtree(folder, ignore_errors=True)
 
-    base = results["sqlite"] if "sqlite" in results else results["sqlitex1"]
-    print(f"{'setup':12} {'accepted/s':>11} {'ratio':>6} {'calls/s':>8} {'ratio':>6}")
+    base = results["sqlitex1"]
+    print(f"{'setup':12} {'accepted/s':>11} {'ratio':>6} {'calls/s virtual':>16} {'ratio':>6} {'calls/s real time':>18} {'ratio':>6}")
     for name in ("sqlitex1", "postgresx1", "postgresx2", "postgresx3"):
         r = results[name]
         print(f"{name:12} {r['accepted_per_second']:11d} {r['accepted_per_second'] / base['accepted_per_second']:6.2f} "
-              f"{r['calls_per_second']:8.1f} {r['calls_per_second'] / base['calls_per_second']:6.2f}")
+              f"{r['calls_per_second']:16.1f} {r['calls_per_second'] / base['calls_per_second']:6.2f} "
+              f"{r['paced_calls_per_second']:18.2f} {r['paced_calls_per_second'] / base['paced_calls_per_second']:6.2f}")
     c = results["claims_per_second"]
     print("claims/s on PostgreSQL under contention: " + ", ".join(f"{k} clients {v}" for k, v in c.items())
           + f" (12 clients / 1 = {int(c['12']) / max(1, int(c['1'])):.2f})")

@@ -232,7 +232,10 @@ public final class Gateway: Sendable {
     }
 
     func metricsText() async throws -> String {
-        metrics.render(queue: try await queue.counts(), engine: card.engine.statistics)
+        // This box's lines are worth showing while the shared database is away.
+        let counts: [RequestStatus: Int]?
+        do { counts = try await queue.counts() } catch is QueueUnavailable { counts = nil }
+        return metrics.render(queue: counts, engine: card.engine.statistics)
     }
 }
 
@@ -304,6 +307,9 @@ struct DialerService: Service {
     func run() async throws {
         await withGracefulShutdownHandler {
             await dialer.run()
+            // A box without calling lines (one that only takes requests for a shared queue)
+            // has nothing to run, but a service that returns early stops the gateway.
+            try? await gracefulShutdown()
         } onGracefulShutdown: {
             let active = dialer.activeCalls
             logger.info("stopping: no new calls; \(active) in progress get \(grace) s to finish")

@@ -11,6 +11,7 @@ final class GatewayMetrics: Sendable {
     private let lineBusy: [Int: Gauge]
     private let tickMisses: Gauge
     private let droppedEvents: Gauge
+    private let databaseUp: Gauge
 
     init(lines: [Int]) {
         let registry = self.registry
@@ -33,6 +34,7 @@ final class GatewayMetrics: Sendable {
         })
         tickMisses = registry.makeGauge(descriptor: name("engine_tick", "overruns", "Engine ticks that started more than one block late"))
         droppedEvents = registry.makeGauge(descriptor: name("engine_dropped", "events", "Engine events dropped because the queue was full"))
+        databaseUp = registry.makeGauge(descriptor: name("queue_database", "up", "1 while the call queue can be read (0: a shared queue's database is lost)"))
     }
 
     func attemptEnded(_ outcome: CallAttempt.Outcome) { outcomes[outcome]?.increment() }
@@ -40,9 +42,13 @@ final class GatewayMetrics: Sendable {
     func requestRejected() { rejected.increment() }
     func line(_ line: Int, busy: Bool) { lineBusy[line]?.set(to: busy ? 1.0 : 0.0) }
 
-    /// Brings the sampled values up to date, then renders the text exposition format.
-    func render(queue counts: [RequestStatus: Int], engine: Engine.Statistics) -> String {
-        for (status, gauge) in queueDepth { gauge.set(to: Double(counts[status] ?? 0)) }
+    /// Brings the sampled values up to date, then renders the text exposition format. Without
+    /// `counts` (the queue cannot be read) the queue's gauges keep their last values.
+    func render(queue counts: [RequestStatus: Int]?, engine: Engine.Statistics) -> String {
+        if let counts {
+            for (status, gauge) in queueDepth { gauge.set(to: Double(counts[status] ?? 0)) }
+        }
+        databaseUp.set(to: counts == nil ? 0 : 1)
         tickMisses.set(to: Double(engine.deadlineMisses))
         droppedEvents.set(to: Double(engine.droppedEvents))
         var buffer: [UInt8] = []

@@ -26,7 +26,7 @@ public final class PostgresCallQueue: CallQueue {
     /// Why the database is unreachable now; nil while it answers.
     private let lost = Mutex<String?>(nil)
     private let pendingSubmissions = Mutex<[Submission]>([])
-    private let flushScheduled = Atomic<Bool>(false)
+    private let flushing = Atomic<Bool>(false)
 
     private struct Submission {
         let request: NewCallRequest
@@ -139,40 +139,59 @@ public final class PostgresCallQueue: CallQueue {
     public func submit(_ request: NewCallRequest, audio: Data?) async throws -> Int64 {
         try await withCheckedThrowingContinuation { continuation in
             pendingSubmissions.withLock { $0.append(Submission(request: request, audio: audio, continuation: continuation)) }
-            if !flushScheduled.exchange(true, ordering: .acquiringAndReleasing) {
+            if !flushing.exchange(true, ordering: .acquiringAndReleasing) {
                 Task { await self.flushSubmissions() }
             }
         }
     }
 
+    /// One writer at a time: what arrives while a batch is being committed waits for the next
+    /// batch, so that a busy box commits few large transactions rather than many that queue
+    /// for the counter row.
     private func flushSubmissions() async {
-        flushScheduled.store(false, ordering: .releasing)
-        let batch = pendingSubmissions.withLock { all in defer { all.removeAll() }; return all }
-        guard !batch.isEmpty else { return }
+        while true {
+            let batch = pendingSubmissions.withLock { all in defer { all.removeAll() }; return all }
+            if batch.isEmpty {
+                flushing.store(false, ordering: .releasing)
+                // A submission that came after the batch was taken and saw the writer busy.
+                guard pendingSubmissions.withLock({ !$0.isEmpty }), !flushing.exchange(true, ordering: .acquiringAndReleasing) else { return }
+                continue
+            }
+            await write(batch)
+        }
+    }
+
+    private func write(_ batch: [Submission]) async {
         do {
             let ids = try await database("storing \(batch.count) call requests") { client, logger in
                 try await client.withTransaction(logger: logger) { connection -> [Int64] in
-                    let count = batch.count
-                    var last: Int64 = 0
-                    for try await value in try await connection.query("""
-                        UPDATE counters SET value = GREATEST(value + \(count), (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::bigint + \(count) - 1)
-                        WHERE name = 'last_request_id' RETURNING value
-                        """, logger: logger).decode(Int64.self) { last = value }
+                    let requests = batch.map(\.request)
+                    // The counter row is where boxes take turns: it is held from this one
+                    // statement (ids and rows together) to the commit.
                     var ids: [Int64] = []
-                    for (index, submission) in batch.enumerated() {
-                        let id = last - Int64(count - 1 - index)
-                        let r = submission.request
-                        try await connection.query("""
-                            INSERT INTO requests(id, info, phoneno, numbers, message, confirm_code, self_delete, created, deadline,
-                                                 status, next_attempt, warnings, accepted_by)
-                            VALUES (\(id), \(r.info), \(r.phoneNumber), \(Self.json(r.numbers)), \(Self.json(r.message)),
-                                    \(r.confirmationCode), \(r.selfDelete), now(), \(r.deadline), 'pending', now(),
-                                    \(Self.json(r.warnings)), \(self.gatewayId))
-                            """, logger: logger)
+                    for try await id in try await connection.query("""
+                        WITH counter AS (
+                            UPDATE counters SET value = GREATEST(value + \(requests.count),
+                                                                 (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::bigint + \(requests.count) - 1)
+                            WHERE name = 'last_request_id' RETURNING value)
+                        INSERT INTO requests(id, info, phoneno, numbers, message, confirm_code, self_delete, created, deadline,
+                                             status, next_attempt, warnings, accepted_by)
+                        SELECT (SELECT value FROM counter) - \(requests.count) + r.n, r.info, r.phoneno, r.numbers, r.message,
+                               NULLIF(r.code, ''), r.self_delete, now(), now() + make_interval(secs => r.firstocc), 'pending', now(),
+                               r.warnings, \(self.gatewayId)
+                        FROM unnest(\(requests.map(\.info)), \(requests.map(\.phoneNumber)), \(requests.map { Self.json($0.numbers) }),
+                                    \(requests.map { Self.json($0.message) }), \(requests.map { $0.confirmationCode ?? "" }),
+                                    \(requests.map(\.selfDelete)), \(requests.map { $0.deadline.timeIntervalSinceNow }),
+                                    \(requests.map { Self.json($0.warnings) }))
+                             WITH ORDINALITY AS r(info, phoneno, numbers, message, code, self_delete, firstocc, warnings, n)
+                        RETURNING id
+                        """, logger: logger).decode(Int64.self) { ids.append(id) }
+                    ids.sort()
+                    // `firstocc` above counts from the database's now, like every other time here.
+                    for (id, submission) in zip(ids, batch) {
                         if let audio = submission.audio {
                             try await connection.query("INSERT INTO audio(request, wav) VALUES (\(id), \(audio))", logger: logger)
                         }
-                        ids.append(id)
                     }
                     try await connection.query("SELECT pg_notify(\(Self.channel), 'work')", logger: logger)
                     return ids

@@ -1,4 +1,5 @@
 import Foundation
+import Linecard
 import XCTest
 
 /// Gateways as processes sharing one PostgreSQL queue, driven by the reference client: work
@@ -9,13 +10,15 @@ final class SharedQueueGatewayTests: XCTestCase {
 
     /// A box on the simulated card in real time (so that a kill lands in the middle of a
     /// call), with two lines and a short lease.
-    private func box(_ id: String, database url: String, lease: Double = 2) throws -> RunningGateway {
-        try RunningGateway(settings: [
+    private func box(_ id: String, database url: String, lease: Double = 2, lines: [Int]? = nil) throws -> RunningGateway {
+        var settings: [String: Any] = [
             "card": ["clock": "paced", "fxoPorts": 2],
             "queue": ["kind": "postgres", "url": url, "leaseSeconds": lease, "timeoutSeconds": 2],
             "gatewayId": id,
             "retry": ["attempts": 3, "interval": 0.3],
-        ])
+        ]
+        if let lines { settings["lines"] = lines }
+        return try RunningGateway(settings: settings)
     }
 
     private func waitUntil(_ seconds: Double, _ condition: () async throws -> Bool) async throws -> Bool {
@@ -79,6 +82,21 @@ final class SharedQueueGatewayTests: XCTestCase {
         XCTAssertEqual(gateways.first { $0["id"] as? String == "a" }?["alive"] as? Bool, true)
     }
 
+    func testAnAudioFileOnTheBoxThatAcceptedItIsPlayedByTheBoxThatCalls() async throws {
+        let url = try PostgresServer.shared().createDatabase()
+        // a takes requests but has no calling line; b calls, and has no such file.
+        let a = try box("a", database: url, lines: []), b = try box("b", database: url)
+        try FileManager.default.createDirectory(at: a.files, withIntermediateDirectories: true)
+        let tone = (0..<8000).map { Int16(8000 * sin(Double($0) * 2 * .pi * 440 / 8000)) }
+        try WAVFile.encode(tone).write(to: a.files.appendingPathComponent("only-on-a.wav"))
+        let id = try a.python("callAudio", "200", "only-on-a.wav", "0") as? String ?? ""
+        let call = try await b.waitUntilFinished(id, seconds: 60)
+        XCTAssertEqual(call?["status"] as? String, "made", "\(call ?? [:])")
+        let attempts = call?["attempts"] as? [[String: Any]] ?? []
+        XCTAssertEqual(attempts.compactMap { $0["gateway"] as? String }, ["b"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: b.files.appendingPathComponent("only-on-a.wav").path))
+    }
+
     func testARemovalOnOneBoxHangsUpTheCallOnAnother() async throws {
         let url = try PostgresServer.shared().createDatabase()
         let a = try box("a", database: url)
@@ -121,6 +139,9 @@ final class SharedQueueGatewayTests: XCTestCase {
         XCTAssertEqual(refused.status, 503)
         XCTAssertTrue(refused.body.hasPrefix("ERROR: ") && refused.body.contains("database"), refused.body)
         XCTAssertFalse(refused.body.contains("ReqId"))
+        let metrics = try await a.request("GET", "/metrics")
+        XCTAssertEqual(metrics.status, 200, "this box's metrics are still served")
+        XCTAssertTrue(metrics.body.contains("linecard_queue_database_up 0"), metrics.body)
         try await Task.sleep(for: .seconds(3))
         try server.start()
         restarted = true
