@@ -90,6 +90,21 @@ extension NewCallRequest {
     }
 }
 
+extension AttemptResult {
+    /// What an attempt that no box will finish (its gateway stopped) counts as. Stopping while
+    /// its message was prepared once may be a kill or a power cut; twice, the request itself
+    /// kills the gateway, and trying it again would only do so again.
+    static func abandoned(whilePreparing preparing: Bool, earlierStopsWhilePreparing: Int, otherwise reason: String) -> AttemptResult {
+        guard preparing else { return .interrupted(reason) }
+        return earlierStopsWhilePreparing == 0
+            ? .interrupted(stoppedWhilePreparing)
+            : .failed("Service Error: \(stoppedWhilePreparing) twice; it is not tried again", retryable: false)
+    }
+
+    /// How an attempt's reason begins when its gateway stopped while preparing the message.
+    static let stoppedWhilePreparing = "the gateway stopped while preparing this request's message"
+}
+
 /// A request taken for one attempt on one line.
 public struct CallClaim: Sendable {
     public let record: CallRecord

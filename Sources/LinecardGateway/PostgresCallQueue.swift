@@ -339,20 +339,18 @@ public final class PostgresCallQueue: CallQueue {
                 var found: [(Int64, Int, String, String)] = []
                 for try await row in rows.decode((Int64, Int, String, String).self) { found.append(row) }
                 for (id, number, outcome, owner) in found {
-                    let result: AttemptResult
-                    if outcome == CallAttempt.Outcome.preparing.rawValue {
-                        var before = 0
+                    let preparing = outcome == CallAttempt.Outcome.preparing.rawValue
+                    var before = 0
+                    if preparing {
                         for try await n in try await connection.query("""
-                            SELECT COUNT(*)::int FROM attempts WHERE request = \(id) AND reason LIKE \(SQLiteCallQueue.stoppedWhilePreparing + "%")
+                            SELECT COUNT(*)::int FROM attempts WHERE request = \(id) AND reason LIKE \(AttemptResult.stoppedWhilePreparing + "%")
                             """, logger: logger).decode(Int.self) { before = n }
-                        result = before == 0
-                            ? .interrupted(SQLiteCallQueue.stoppedWhilePreparing)
-                            : .failed("Service Error: \(SQLiteCallQueue.stoppedWhilePreparing) twice; it is not tried again", retryable: false)
-                    } else {
-                        result = .interrupted(which == .ownedByThisBox
+                    }
+                    let result = AttemptResult.abandoned(
+                        whilePreparing: preparing, earlierStopsWhilePreparing: before,
+                        otherwise: which == .ownedByThisBox
                             ? "the gateway stopped during this call"
                             : "gateway \(owner) stopped answering during this call (its lease ran out)")
-                    }
                     _ = try await self.finish(id: id, attempt: number, result: result, now: now, on: connection, logger: logger)
                 }
                 return found.count

@@ -58,25 +58,16 @@ public final class SQLiteCallQueue: CallQueue {
                 let interrupted = try database.query("SELECT request, number, outcome FROM attempts WHERE outcome IN ('dialling', 'preparing')")
                 for row in interrupted {
                     guard let id = row[0].int, let number = row[1].int else { continue }
-                    let result: AttemptResult
-                    if row[2].string == CallAttempt.Outcome.preparing.rawValue {
-                        // Once may be a kill or a power cut; twice, the request itself kills the
-                        // gateway, and trying it again would only do so again.
-                        let before = try database.query("SELECT COUNT(*) FROM attempts WHERE request = ? AND reason LIKE ?",
-                                                        [.integer(id), .text(Self.stoppedWhilePreparing + "%")]).first?.first?.int ?? 0
-                        result = before == 0
-                            ? .interrupted(Self.stoppedWhilePreparing)
-                            : .failed("Service Error: \(Self.stoppedWhilePreparing) twice; it is not tried again", retryable: false)
-                    } else {
-                        result = .interrupted("the gateway stopped during this call")
-                    }
+                    let preparing = row[2].string == CallAttempt.Outcome.preparing.rawValue
+                    let before = preparing ? try database.query("SELECT COUNT(*) FROM attempts WHERE request = ? AND reason LIKE ?",
+                        [.integer(id), .text(AttemptResult.stoppedWhilePreparing + "%")]).first?.first?.int ?? 0 : 0
+                    let result = AttemptResult.abandoned(whilePreparing: preparing, earlierStopsWhilePreparing: Int(before),
+                                                         otherwise: "the gateway stopped during this call")
                     _ = try finishLocked(id: id, attempt: Int(number), result: result, now: Date())
                 }
             }
         }
     }
-
-    static let stoppedWhilePreparing = "the gateway stopped while preparing this request's message"
 
     // MARK: Accepting requests
 

@@ -36,12 +36,12 @@ final class SharedQueueGatewayTests: XCTestCase {
         let boxes = [a, b, c]
         // The reference client, unchanged, spreads its requests over the three boxes.
         var ids: [String] = []
-        for i in 0..<9 {
+        for i in 0..<6 {
             let id = try boxes[i % 3].python("callText", "200", Self.message, "0") as? String ?? ""
             XCTAssertFalse(id.isEmpty, "box \(i % 3) accepted the request")
             ids.append(id)
         }
-        XCTAssertEqual(Set(ids).count, 9, "ReqIds are unique across boxes")
+        XCTAssertEqual(Set(ids).count, 6, "ReqIds are unique across boxes")
         // Kill c while it has a call on a line.
         let busy = try await waitUntil(30) {
             let lines = try await c.json("GET", "/api/v1/lines").json as? [[String: Any]] ?? []
@@ -123,7 +123,7 @@ final class SharedQueueGatewayTests: XCTestCase {
         let url = try server.createDatabase()
         let a = try box("a", database: url, lease: 30), b = try box("b", database: url, lease: 30)
         var ids: [String] = []
-        for i in 0..<6 { ids.append(try [a, b][i % 2].python("callText", "200", Self.message, "0") as? String ?? "") }
+        for i in 0..<4 { ids.append(try [a, b][i % 2].python("callText", "200", Self.message, "0") as? String ?? "") }
         let busy = try await waitUntil(30) {
             let lines = try await a.json("GET", "/api/v1/lines").json as? [[String: Any]] ?? []
             return lines.contains { $0["request"] != nil }
