@@ -160,6 +160,9 @@ final class Dialer: Sendable {
                 }
                 metrics.attemptEnded(outcome)
                 logger.info("line \(line): request \(claim.record.id) attempt \(claim.attempt): \(outcome.rawValue) (\(Self.text(of: result)))")
+                if status == nil {
+                    logger.notice("request \(claim.record.id) attempt \(claim.attempt): not recorded: the request was removed meanwhile (or, on a shared queue, another box recovered the attempt when this box's lease on it ran out)")
+                }
             } catch {
                 logger.error("line \(line): cannot record request \(claim.record.id)'s attempt: \(error)")
             }

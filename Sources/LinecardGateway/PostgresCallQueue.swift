@@ -524,6 +524,9 @@ public final class PostgresCallQueue: CallQueue {
             return value
         } catch let error as QueueUnavailable where !error.message.hasPrefix("no answer") {
             throw error
+        } catch where Task.isCancelled {
+            // The caller stopped waiting (the box is stopping): not a sign of a lost database.
+            throw CancellationError()
         } catch {
             let why = Self.describe(error)
             if Self.isLostConnection(error) {
