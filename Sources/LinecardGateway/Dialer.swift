@@ -93,6 +93,9 @@ final class Dialer: Sendable {
 
     var activeCalls: Int { calls.withLock { $0.count } }
 
+    /// Calling lines with no call on them.
+    var freeLines: Int { lines.count - activeCalls }
+
     /// The request each busy line is calling for.
     func busyLines() -> [Int: Int64] {
         calls.withLock { Dictionary(uniqueKeysWithValues: $0.map { ($0.value, $0.key) }) }
@@ -288,7 +291,7 @@ final class Dialer: Sendable {
     private func message(for record: CallRecord) async throws -> String {
         let file = Self.audioFile(for: record.id, in: audioFolder).path
         if FileManager.default.fileExists(atPath: file) { return file }
-        if queue.keepsAudio, let wav = try await queue.audio(for: record.id) {
+        if let wav = try await queue.audio(for: record.id) {
             try store(wav, at: file)
             return file
         }
@@ -296,7 +299,7 @@ final class Dialer: Sendable {
             try self.preparedMessage(record.request.message)
         }
         try store(wav, at: file)
-        if queue.keepsAudio { try await queue.storeAudio(wav, for: record.id) }
+        try await queue.storeAudio(wav, for: record.id)
         return file
     }
 

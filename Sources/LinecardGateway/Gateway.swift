@@ -161,14 +161,14 @@ public final class Gateway: Sendable {
     /// Queues a request whose every part has been checked; returns its ReqId. On a shared
     /// queue an audio file is read now, on the box that has it, and kept with the request.
     func submit(_ request: NewCallRequest) async throws -> Int64 {
+        if let unavailable = shared?.unavailable {
+            throw RequestError(status: 503, message: "the call queue cannot take requests now: \(unavailable)")
+        }
         var audio: Data?
         if queue.keepsAudio, case .audioFile = request.message {
             audio = try await BlockingWork.run("reading the request's audio file", timeout: configuration.limits.fileTimeout) {
                 try self.dialer.preparedMessage(request.message)
             }
-        }
-        if let unavailable = shared?.unavailable {
-            throw RequestError(status: 503, message: "the call queue cannot take requests now: \(unavailable)")
         }
         let id: Int64
         do { id = try await queue.submit(request, audio: audio) } catch {
@@ -224,11 +224,10 @@ public final class Gateway: Sendable {
     }
 
     /// The boxes sharing the queue (this one alone on SQLite).
-    func boxes() async throws -> [PostgresCallQueue.Box] {
+    func boxes() async throws -> [GatewayView] {
         if let shared { return try await shared.boxes() }
-        let free = callingLines.count - dialer.activeCalls
-        return [PostgresCallQueue.Box(id: configuration.gatewayId, started: started, lastHeartbeat: Date(), secondsSinceHeartbeat: 0,
-                                      lines: callingLines.count, freeLines: free, alive: true, calls: dialer.activeCalls)]
+        return [GatewayView(id: configuration.gatewayId, started: started, lastHeartbeat: Date(), secondsSinceHeartbeat: 0,
+                            lines: callingLines.count, freeLines: dialer.freeLines, alive: true, calls: dialer.activeCalls)]
     }
 
     func metricsText() async throws -> String {
@@ -279,7 +278,7 @@ struct SharedQueueService: Service {
                 group.addTask {
                     while !Task.isCancelled {
                         do {
-                            try await queue.heartbeat(lines: dialer.lines.count, freeLines: dialer.lines.count - dialer.activeCalls)
+                            try await queue.heartbeat(lines: dialer.lines.count, freeLines: dialer.freeLines)
                             let recovered = try await queue.recoverExpiredLeases()
                             if recovered > 0 {
                                 logger.warning("recovered \(recovered) calls whose gateway stopped renewing its lease")

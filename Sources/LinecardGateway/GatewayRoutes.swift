@@ -65,12 +65,6 @@ struct MethodCheck: RouterMiddleware {
     }
 }
 
-/// The JSON interface is for programs, not for web pages a browser on the gateway's host
-/// happens to show: it takes only `application/json` bodies (a form or text/plain body is
-/// what a cross-site page can send without asking), answers only to host names it knows (a
-/// DNS-rebinding page reaches it under a foreign name), and refuses cross-origin browser
-/// requests unless the origin is configured. The simple call interface keeps taking what its
-/// existing clients send.
 /// A shared queue's lost database, met by any route: 503 with what is wrong, in the
 /// interface's own form (the simple call interface's `ERROR:` text, or JSON).
 struct QueueAvailability: RouterMiddleware {
@@ -86,6 +80,12 @@ struct QueueAvailability: RouterMiddleware {
     }
 }
 
+/// The JSON interface is for programs, not for web pages a browser on the gateway's host
+/// happens to show: it takes only `application/json` bodies (a form or text/plain body is
+/// what a cross-site page can send without asking), answers only to host names it knows (a
+/// DNS-rebinding page reaches it under a foreign name), and refuses cross-origin browser
+/// requests unless the origin is configured. The simple call interface keeps taking what its
+/// existing clients send.
 struct JSONInterfacePolicy: RouterMiddleware {
     typealias Context = GatewayRequestContext
     let address: String
@@ -451,6 +451,20 @@ struct CallView: Encodable {
         attempts = r.attempts
         warnings = r.request.warnings
     }
+}
+
+/// A box sharing the call queue, as its last heartbeat left it (`/api/v1/gateways`).
+public struct GatewayView: Sendable, Encodable, Equatable {
+    public let id: String
+    public let started: Date
+    public let lastHeartbeat: Date
+    public let secondsSinceHeartbeat: Double
+    public let lines: Int
+    public let freeLines: Int
+    /// Whether its heartbeat is within a lease: a box past it is presumed dead.
+    public let alive: Bool
+    /// Calls it has on its lines now, by the queue.
+    public let calls: Int
 }
 
 /// A line as the JSON interface shows it.

@@ -25,13 +25,11 @@ public final class PostgresCallQueue: CallQueue {
     private let instance = UUID().uuidString
     /// Why the database is unreachable now; nil while it answers.
     private let lost = Mutex<String?>(nil)
-    private let pendingSubmissions = Mutex<[Submission]>([])
-    private let flushing = Atomic<Bool>(false)
+    private let submissions = GroupCommit<Submission>()
 
     private struct Submission {
         let request: NewCallRequest
         let audio: Data?
-        let continuation: CheckedContinuation<Int64, any Error>
     }
 
     /// What other boxes tell this one through the database.
@@ -137,69 +135,45 @@ public final class PostgresCallQueue: CallQueue {
     /// milliseconds since 1970 by the database's clock, made unique across every box.
     /// Submissions that arrive together are written in one transaction.
     public func submit(_ request: NewCallRequest, audio: Data?) async throws -> Int64 {
-        try await withCheckedThrowingContinuation { continuation in
-            pendingSubmissions.withLock { $0.append(Submission(request: request, audio: audio, continuation: continuation)) }
-            if !flushing.exchange(true, ordering: .acquiringAndReleasing) {
-                Task { await self.flushSubmissions() }
-            }
-        }
+        // One writer per box: concurrent batches would queue on the counter row, each paying
+        // its own sync.
+        try await submissions.submit(Submission(request: request, audio: audio)) { batch in try await self.write(batch) }
     }
 
-    /// One writer at a time: what arrives while a batch is being committed waits for the next
-    /// batch, so that a busy box commits few large transactions rather than many that queue
-    /// for the counter row.
-    private func flushSubmissions() async {
-        while true {
-            let batch = pendingSubmissions.withLock { all in defer { all.removeAll() }; return all }
-            if batch.isEmpty {
-                flushing.store(false, ordering: .releasing)
-                // A submission that came after the batch was taken and saw the writer busy.
-                guard pendingSubmissions.withLock({ !$0.isEmpty }), !flushing.exchange(true, ordering: .acquiringAndReleasing) else { return }
-                continue
-            }
-            await write(batch)
-        }
-    }
-
-    private func write(_ batch: [Submission]) async {
-        do {
-            let ids = try await database("storing \(batch.count) call requests") { client, logger in
-                try await client.withTransaction(logger: logger) { connection -> [Int64] in
-                    let requests = batch.map(\.request)
-                    // The counter row is where boxes take turns: it is held from this one
-                    // statement (ids and rows together) to the commit.
-                    var ids: [Int64] = []
-                    for try await id in try await connection.query("""
-                        WITH counter AS (
-                            UPDATE counters SET value = GREATEST(value + \(requests.count),
-                                                                 (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::bigint + \(requests.count) - 1)
-                            WHERE name = 'last_request_id' RETURNING value)
-                        INSERT INTO requests(id, info, phoneno, numbers, message, confirm_code, self_delete, created, deadline,
-                                             status, next_attempt, warnings, accepted_by)
-                        SELECT (SELECT value FROM counter) - \(requests.count) + r.n, r.info, r.phoneno, r.numbers, r.message,
-                               NULLIF(r.code, ''), r.self_delete, now(), now() + make_interval(secs => r.firstocc), 'pending', now(),
-                               r.warnings, \(self.gatewayId)
-                        FROM unnest(\(requests.map(\.info)), \(requests.map(\.phoneNumber)), \(requests.map { Self.json($0.numbers) }),
-                                    \(requests.map { Self.json($0.message) }), \(requests.map { $0.confirmationCode ?? "" }),
-                                    \(requests.map(\.selfDelete)), \(requests.map { $0.deadline.timeIntervalSinceNow }),
-                                    \(requests.map { Self.json($0.warnings) }))
-                             WITH ORDINALITY AS r(info, phoneno, numbers, message, code, self_delete, firstocc, warnings, n)
-                        RETURNING id
-                        """, logger: logger).decode(Int64.self) { ids.append(id) }
-                    ids.sort()
-                    // `firstocc` above counts from the database's now, like every other time here.
-                    for (id, submission) in zip(ids, batch) {
-                        if let audio = submission.audio {
-                            try await connection.query("INSERT INTO audio(request, wav) VALUES (\(id), \(audio))", logger: logger)
-                        }
+    private func write(_ batch: [Submission]) async throws -> [Int64] {
+        try await database("storing \(batch.count) call requests") { client, logger in
+            try await client.withTransaction(logger: logger) { connection -> [Int64] in
+                let requests = batch.map(\.request)
+                // The counter row is where boxes take turns: it is held from this one
+                // statement (ids and rows together) to the commit. `firstocc` counts from the
+                // database's now, like every other time here.
+                var ids: [Int64] = []
+                for try await id in try await connection.query("""
+                    WITH counter AS (
+                        UPDATE counters SET value = GREATEST(value + \(requests.count),
+                                                             (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::bigint + \(requests.count) - 1)
+                        WHERE name = 'last_request_id' RETURNING value)
+                    INSERT INTO requests(id, info, phoneno, numbers, message, confirm_code, self_delete, created, deadline,
+                                         status, next_attempt, warnings, accepted_by)
+                    SELECT (SELECT value FROM counter) - \(requests.count) + r.n, r.info, r.phoneno, r.numbers, r.message,
+                           NULLIF(r.code, ''), r.self_delete, now(), now() + make_interval(secs => r.firstocc), 'pending', now(),
+                           r.warnings, \(self.gatewayId)
+                    FROM unnest(\(requests.map(\.info)), \(requests.map(\.phoneNumber)), \(requests.map { Self.json($0.numbers) }),
+                                \(requests.map { Self.json($0.message) }), \(requests.map { $0.confirmationCode ?? "" }),
+                                \(requests.map(\.selfDelete)), \(requests.map { $0.deadline.timeIntervalSinceNow }),
+                                \(requests.map { Self.json($0.warnings) }))
+                         WITH ORDINALITY AS r(info, phoneno, numbers, message, code, self_delete, firstocc, warnings, n)
+                    RETURNING id
+                    """, logger: logger).decode(Int64.self) { ids.append(id) }
+                ids.sort()
+                for (id, submission) in zip(ids, batch) {
+                    if let audio = submission.audio {
+                        try await connection.query("INSERT INTO audio(request, wav) VALUES (\(id), \(audio))", logger: logger)
                     }
-                    try await connection.query("SELECT pg_notify(\(Self.channel), 'work')", logger: logger)
-                    return ids
                 }
+                try await connection.query("SELECT pg_notify(\(Self.channel), 'work')", logger: logger)
+                return ids
             }
-            for (index, submission) in batch.enumerated() { submission.continuation.resume(returning: ids[index]) }
-        } catch {
-            for submission in batch { submission.continuation.resume(throwing: error) }
         }
     }
 
@@ -437,29 +411,15 @@ public final class PostgresCallQueue: CallQueue {
 
     // MARK: The boxes
 
-    /// A box sharing the queue, as its last heartbeat left it.
-    public struct Box: Sendable, Encodable, Equatable {
-        public let id: String
-        public let started: Date
-        public let lastHeartbeat: Date
-        public let secondsSinceHeartbeat: Double
-        public let lines: Int
-        public let freeLines: Int
-        /// Whether its heartbeat is within a lease: a box past it is presumed dead.
-        public let alive: Bool
-        /// Calls it has on its lines now, by the queue.
-        public let calls: Int
-    }
-
-    public func boxes() async throws -> [Box] {
+    public func boxes() async throws -> [GatewayView] {
         try await database("listing the gateways") { client, logger in
-            var boxes: [Box] = []
+            var boxes: [GatewayView] = []
             for try await (id, started, heartbeat, age, lines, free, calls) in try await client.query("""
                 SELECT g.id, g.started, g.heartbeat, EXTRACT(EPOCH FROM now() - g.heartbeat)::float8, g.lines, g.free_lines,
                        (SELECT COUNT(*)::int FROM attempts a WHERE a.gateway = g.id AND a.ended IS NULL)
                 FROM gateways g ORDER BY g.id
                 """, logger: logger).decode((String, Date, Date, Double, Int, Int, Int).self) {
-                boxes.append(Box(id: id, started: started, lastHeartbeat: heartbeat, secondsSinceHeartbeat: age, lines: lines,
+                boxes.append(GatewayView(id: id, started: started, lastHeartbeat: heartbeat, secondsSinceHeartbeat: age, lines: lines,
                                  freeLines: free, alive: age < self.lease, calls: calls))
             }
             return boxes

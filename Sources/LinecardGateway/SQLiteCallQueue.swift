@@ -12,8 +12,7 @@ import Synchronization
 public final class SQLiteCallQueue: CallQueue {
     private let database: SQLiteDatabase
     private let policy: RetryPolicy
-    private let pendingSubmissions = Mutex<[(NewCallRequest, CheckedContinuation<Int64, any Error>)]>([])
-    private let flushScheduled = Atomic<Bool>(false)
+    private let submissions = GroupCommit<NewCallRequest>()
 
     /// Opens (or creates) the queue at `path` and recovers from an unclean stop: attempts
     /// that were on a line are marked interrupted and their requests go back in the queue.
@@ -74,35 +73,24 @@ public final class SQLiteCallQueue: CallQueue {
     /// Stores `request` durably and returns its ReqId (milliseconds since 1970, as the
     /// simple call interface's clients expect, made unique).
     public func submit(_ request: NewCallRequest, audio: Data?) async throws -> Int64 {
-        try await withCheckedThrowingContinuation { continuation in
-            pendingSubmissions.withLock { $0.append((request, continuation)) }
-            if !flushScheduled.exchange(true, ordering: .acquiringAndReleasing) {
-                database.queue.async { self.flushSubmissions() }
-            }
-        }
+        try await submissions.submit(request) { batch in try await self.write(batch) }
     }
 
-    private func flushSubmissions() {
-        flushScheduled.store(false, ordering: .releasing)
-        let batch = pendingSubmissions.withLock { all in defer { all.removeAll() }; return all }
-        guard !batch.isEmpty else { return }
-        do {
-            let ids = try database.transaction {
-                var last = try database.query("SELECT value FROM counters WHERE name = 'last_request_id'").first?.first?.int ?? 0
+    private func write(_ batch: [NewCallRequest]) async throws -> [Int64] {
+        try await database.run {
+            try self.database.transaction {
+                var last = try self.database.query("SELECT value FROM counters WHERE name = 'last_request_id'").first?.first?.int ?? 0
                 var ids: [Int64] = []
                 let now = Date()
-                for (request, _) in batch {
+                for request in batch {
                     let id = max(Int64(now.timeIntervalSince1970 * 1000), last + 1)
                     last = id
-                    try insert(request, id: id, now: now)
+                    try self.insert(request, id: id, now: now)
                     ids.append(id)
                 }
-                try database.query("UPDATE counters SET value = ? WHERE name = 'last_request_id'", [.integer(last)])
+                try self.database.query("UPDATE counters SET value = ? WHERE name = 'last_request_id'", [.integer(last)])
                 return ids
             }
-            for (i, (_, continuation)) in batch.enumerated() { continuation.resume(returning: ids[i]) }
-        } catch {
-            for (_, continuation) in batch { continuation.resume(throwing: error) }
         }
     }
 

@@ -22,14 +22,25 @@ final class SharedQueueTests: XCTestCase {
         return queue
     }
 
+    /// Boxes named `names`, opened in turn on a database of their own.
+    private func openBoxes(_ names: String..., lease: Double = 30) async throws -> [PostgresCallQueue] {
+        let url = try PostgresServer.shared().createDatabase()
+        var opened: [PostgresCallQueue] = []
+        for name in names {
+            let queue = try box(name, on: url, lease: lease)
+            try await queue.open()
+            opened.append(queue)
+        }
+        return opened
+    }
+
     private static func request(_ number: String = "200") throws -> NewCallRequest {
         NewCallRequest(number: try DialString(number), message: .text("hello"), deadline: Date().addingTimeInterval(3600))
     }
 
     func testBoxesClaimingAtOnceNeverTakeTheSameRequestAndIdsAreUniqueEpochMilliseconds() async throws {
-        let url = try PostgresServer.shared().createDatabase()
-        let a = try box("a", on: url), b = try box("b", on: url), c = try box("c", on: url)
-        for queue in [a, b, c] { try await queue.open() }
+        let boxes = try await openBoxes("a", "b", "c")
+        let (a, b, c) = (boxes[0], boxes[1], boxes[2])
         // Accepted on all three at once: ids never collide.
         let ids = try await withThrowingTaskGroup(of: Int64.self) { group in
             for i in 0..<60 { group.addTask { try await [a, b, c][i % 3].submit(try Self.request()) } }
@@ -54,10 +65,8 @@ final class SharedQueueTests: XCTestCase {
     }
 
     func testAnExpiredLeaseIsRecoveredByAnotherBoxAndTheDeadBoxCannotFinishIt() async throws {
-        let url = try PostgresServer.shared().createDatabase()
-        let dead = try box("dead", on: url, lease: 1), alive = try box("alive", on: url, lease: 1)
-        try await dead.open()
-        try await alive.open()
+        let boxes = try await openBoxes("dead", "alive", lease: 1)
+        let (dead, alive) = (boxes[0], boxes[1])
         let id = try await alive.submit(try Self.request())
         let claim = try await dead.claimNext(line: 0)
         XCTAssertEqual(claim?.record.id, id)
@@ -82,10 +91,8 @@ final class SharedQueueTests: XCTestCase {
     }
 
     func testARenewedLeaseIsNotRecovered() async throws {
-        let url = try PostgresServer.shared().createDatabase()
-        let calling = try box("calling", on: url, lease: 1), other = try box("other", on: url, lease: 1)
-        try await calling.open()
-        try await other.open()
+        let opened = try await openBoxes("calling", "other", lease: 1)
+        let (calling, other) = (opened[0], opened[1])
         let id = try await other.submit(try Self.request())
         _ = try await calling.claimNext(line: 0)
         for _ in 0..<5 {
@@ -157,10 +164,8 @@ final class SharedQueueTests: XCTestCase {
     }
 
     func testAMessageKeptWithTheRequestIsReadByEveryBoxAndRemovalReachesThem() async throws {
-        let url = try PostgresServer.shared().createDatabase()
-        let a = try box("a", on: url), b = try box("b", on: url)
-        try await a.open()
-        try await b.open()
+        let boxes = try await openBoxes("a", "b")
+        let (a, b) = (boxes[0], boxes[1])
         let wav = WAVFile.encode([Int16](repeating: 1000, count: 800))
         var events = b.events().makeAsyncIterator()
         let connected = await events.next()
