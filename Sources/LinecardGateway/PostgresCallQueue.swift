@@ -472,7 +472,7 @@ public final class PostgresCallQueue: CallQueue {
                 group.addTask { try await body(client, logger) }
                 group.addTask {
                     try await Task.sleep(for: timeout)
-                    throw QueueUnavailable(message: "no answer within \(timeout)")
+                    throw NoAnswer(timeout: timeout)
                 }
                 defer { group.cancelAll() }
                 return try await group.next()!
@@ -482,7 +482,7 @@ public final class PostgresCallQueue: CallQueue {
                 logger.notice("the call queue's database \(address) answers again")
             }
             return value
-        } catch let error as QueueUnavailable where !error.message.hasPrefix("no answer") {
+        } catch let error as QueueUnavailable {
             throw error
         } catch where Task.isCancelled {
             // The caller stopped waiting (the box is stopping): not a sign of a lost database.
@@ -498,8 +498,14 @@ public final class PostgresCallQueue: CallQueue {
         }
     }
 
+    /// The database did not answer within the timeout.
+    private struct NoAnswer: Error, CustomStringConvertible {
+        let timeout: Duration
+        var description: String { "no answer within \(timeout)" }
+    }
+
     private static func isLostConnection(_ error: any Error) -> Bool {
-        if error is QueueUnavailable { return true }
+        if error is NoAnswer { return true }
         guard let error = error as? PSQLError else { return true }
         return error.code != .server
     }
