@@ -11,6 +11,9 @@ let package = Package(
         .library(name: "SimulatedCard", targets: ["SimulatedCard"]),
         .library(name: "AlsaCard", targets: ["AlsaCard"]),
         .library(name: "DahdiCard", targets: ["DahdiCard"]),
+        // ISDN call control over libpri, which is GPL-2.0: a program that does not use ISDN
+        // does not link this library, nor libpri.
+        .library(name: "LinecardISDN", targets: ["LinecardISDN"]),
         .library(name: "LinecardCards", targets: ["LinecardCards"]),
         .library(name: "Linecard", targets: ["Linecard"]),
         .library(name: "NumberProvider", targets: ["NumberProvider"]),
@@ -59,6 +62,8 @@ let package = Package(
         .systemLibrary(
             name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
             providers: [.apt(["libpng-dev"])]),
+        // No pkg-config file: the module map links libpri itself.
+        .systemLibrary(name: "CLibPri", path: "Sources/CLibPri", providers: [.apt(["libpri-dev"])]),
         // The DAHDI userspace ABI, written from the documented x86_64 facts.
         .target(name: "CDahdi", path: "CDahdi"),
 
@@ -86,8 +91,13 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
             ]),
 
+        // ISDN call control (libpri) for B-channel ports, and the simulated exchange's network side.
+        .target(
+            name: "LinecardISDN",
+            dependencies: ["Linecard", "LinecardCore", "LinecardEngine", "SimulatedCard", "CLibPri",
+                           .product(name: "SystemPackage", package: "swift-system")]),
         // The one description of which card to open, for the gateway and the tool.
-        .target(name: "LinecardCards", dependencies: ["Linecard", "LinecardEngine", "LinecardDSP", "SimulatedCard", "DahdiCard", "AlsaCard"]),
+        .target(name: "LinecardCards", dependencies: ["Linecard", "LinecardEngine", "LinecardDSP", "SimulatedCard", "DahdiCard", "AlsaCard", "LinecardISDN"]),
         .target(
             name: "LinecardGateway",
             dependencies: [
@@ -154,6 +164,7 @@ let package = Package(
         // Runs for real inside the QEMU guest of Tools/dahdi-guest/run.sh; skips elsewhere.
         .testTarget(name: "DahdiCardTests", dependencies: ["DahdiCard", "CDahdi", "CSpanDSP", "Linecard", "LinecardEngine", "AllocationCounter", "ToolRunner"]),
         .testTarget(name: "LinecardTests", dependencies: ["Linecard", "SimulatedCard", "LinecardEngine", "LinecardDSP"]),
+        .testTarget(name: "IsdnTests", dependencies: ["LinecardISDN", "Linecard", "SimulatedCard", "LinecardEngine", "LinecardCards"]),
         // Runs the tools as processes; depending on them makes `swift build --build-tests` build them.
         .testTarget(name: "ToolTests", dependencies: ["linecard-demo", "linecard", "linecard-bench", "Linecard", "ToolRunner"]),
         .testTarget(

@@ -90,6 +90,8 @@ public struct CallDetails: Sendable, Equatable {
     public var farEndType: FarEndType = .unknown
     /// What ended the call, in the line's own words (e.g. "busy tone", "loop current drop").
     public var rawCause: String = ""
+    /// The Q.850 cause the network ended the call with (ISDN), or nil.
+    public var q850Cause: Q850Cause?
     public var callingNumber: String = ""
     /// Whether caller ID came with an incoming call on an FXO line.
     public var callerIDStatus: CallerIDStatus = .none

@@ -18,9 +18,12 @@ public final class Card: Sendable {
     private let bindings = Mutex<[ServiceBinding]>([])
     private let dispatchers = Mutex<Set<Int>>([])
 
-    /// Opens every port of `backend` and starts its engine.
+    /// Opens every port of `backend` and starts its engine. `callControl` carries the calls of
+    /// the card's ISDN B-channels (`LinecardISDN`'s `IsdnStack`); without it, a card with
+    /// B-channel ports cannot be opened.
     public init(backend: any CardBackend, engine configuration: EngineConfiguration = EngineConfiguration(),
-                channels channelConfiguration: ChannelConfiguration = ChannelConfiguration(), localChannels: Int = 4) throws {
+                channels channelConfiguration: ChannelConfiguration = ChannelConfiguration(), localChannels: Int = 4,
+                callControl: (any CallControl)? = nil) throws {
         let ported: any CardBackend = localChannels > 0 ? LocalPortsBackend(card: backend, count: localChannels) : backend
         let engine = try Engine(card: ported, configuration: configuration)
         self.engine = engine
@@ -33,7 +36,7 @@ public final class Card: Sendable {
         self.directory = directory
         let state = CardState(ports: ported.ports.count, holdClock: holdClock)
         let channels = try ported.ports.map { port in
-            CallChannel(port: port, signalling: try signalling(for: port), engine: engine, configuration: channelConfiguration,
+            CallChannel(port: port, signalling: try signalling(for: port, callControl: callControl), engine: engine, configuration: channelConfiguration,
                         directory: directory, state: ChannelState(card: state, port: port.index))
         }
         self.channels = channels
@@ -109,6 +112,14 @@ public final class Card: Sendable {
             }
             _ = await channel.waitForIdle(timeout: .seconds(60))
         }
+    }
+
+    /// Hands a message from the card's call-control module to `port`'s channel: about its
+    /// call `call`, or with nil about the port itself. Call it from the module's own thread,
+    /// in the order the network sent the messages; never from the engine's tick.
+    public func deliver(_ event: CallControlEvent, port: Int, call: Int?) {
+        guard port >= 0, port < channels.count else { return }
+        channels[port].callControlEvent(event, call: call)
     }
 
     /// The channel on `port`.

@@ -103,6 +103,8 @@ struct LineProgress: Sendable {
     var dialled = ""
     /// What this call dials (a line that dials numbers), checked when the call was placed.
     var dialString: DialString?
+    /// The call-control module's name for this call (messages about another call are stale).
+    var callReference: Int?
 }
 
 /// What the far end sounds like and what this port is playing or recording.

@@ -2,7 +2,9 @@ import AlsaCard
 import DahdiCard
 import Linecard
 import LinecardDSP
+import LinecardCore
 import LinecardEngine
+import LinecardISDN
 import SimulatedCard
 
 /// Which card to open and how: the one description the gateway's configuration (`card`)
@@ -25,6 +27,10 @@ public struct CardSpecification: Sendable, Equatable, Codable {
     }
 
     public var kind = Kind.simulated
+    /// The simulated card's ISDN span instead of its analog ports (`sim:e1`, `sim:t1`,
+    /// `sim:bri`, `sim:bri-ptmp`): libpri on both sides of a simulated D-channel. It runs in
+    /// real time, as libpri's timers read the wall clock.
+    public var isdn: IsdnSpanDescription.Variant?
     /// The simulated card's ports.
     public var fxoPorts = 4
     public var fxsPorts = 2
@@ -39,13 +45,20 @@ public struct CardSpecification: Sendable, Equatable, Codable {
 
     public init() {}
 
-    /// The tool's form: `sim`, `dahdi`, `dahdi:1,2,5` or `alsa:DEVICE[,DEVICE…]`.
+    /// The tool's form: `sim`, `sim:e1` (`t1`, `bri`, `bri-ptmp`), `dahdi`, `dahdi:1,2,5` or
+    /// `alsa:DEVICE[,DEVICE…]`.
     public init(parsing text: String) throws(CardSpecificationError) {
         let (name, rest) = text.firstIndex(of: ":").map { (String(text[..<$0]), String(text[text.index(after: $0)...])) } ?? (text, nil)
         switch name {
         case "sim", "simulated":
-            guard rest == nil else { throw CardSpecificationError("\(text): the simulated card takes no devices") }
             kind = .simulated
+            if let rest {
+                guard let variant = IsdnSpanDescription.Variant(rawValue: rest) else {
+                    throw CardSpecificationError("\(text): the simulated card's spans are e1, t1, bri and bri-ptmp (sim:e1), or none for analog lines")
+                }
+                isdn = variant
+                clock = .paced
+            }
         case "dahdi":
             kind = .dahdi
             if let rest {
@@ -63,7 +76,7 @@ public struct CardSpecification: Sendable, Equatable, Codable {
             devices = (rest ?? "").split(separator: ",").map(String.init).filter { !$0.isEmpty }
             guard !devices.isEmpty else { throw CardSpecificationError("\(text) names no device: alsa:DEVICE[,DEVICE…]") }
         default:
-            throw CardSpecificationError("\(text) is not a card: use sim, dahdi[:CHANNEL,…] or alsa:DEVICE[,DEVICE…]")
+            throw CardSpecificationError("\(text) is not a card: use sim, sim:e1 (t1, bri, bri-ptmp), dahdi[:CHANNEL,…] or alsa:DEVICE[,DEVICE…]")
         }
         try validate()
     }
@@ -71,7 +84,7 @@ public struct CardSpecification: Sendable, Equatable, Codable {
     /// How the tool writes it back.
     public var name: String {
         switch kind {
-        case .simulated: "sim"
+        case .simulated: isdn.map { "sim:" + $0.rawValue } ?? "sim"
         case .dahdi: channels.map { "dahdi:" + $0.map(String.init).joined(separator: ",") } ?? "dahdi"
         case .alsa: "alsa:" + devices.joined(separator: ",")
         }
@@ -85,6 +98,9 @@ public struct CardSpecification: Sendable, Equatable, Codable {
         case .simulated:
             guard (1...64).contains(fxoPorts) else { throw CardSpecificationError("the simulated card has 1 to 64 FXO ports", field: "fxoPorts") }
             guard (0...64).contains(fxsPorts) else { throw CardSpecificationError("the simulated card has 0 to 64 FXS ports", field: "fxsPorts") }
+            if isdn != nil, clock == .virtual {
+                throw CardSpecificationError("a simulated ISDN span runs in real time (libpri's timers read the wall clock): use the paced clock", field: "clock")
+            }
         case .dahdi:
             guard blockSize >= 16 else { throw CardSpecificationError("DAHDI's smallest block is 16 samples, not \(blockSize)", field: "blockSize") }
             if let channels, channels.isEmpty { throw CardSpecificationError("name at least one DAHDI channel, or none for all", field: "channels") }
@@ -102,6 +118,7 @@ public struct CardSpecification: Sendable, Equatable, Codable {
         let plan = TonePlan.for(country)
         switch kind {
         case .simulated:
+            if let isdn { return try openSimulatedSpan(isdn, localChannels: localChannels, plan: plan) }
             let sim = SimulatedCard(fxoPorts: fxoPorts, fxsPorts: fxsPorts, exchange: ExchangeConfiguration(country: country))
             let card = try Card(backend: sim, engine: EngineConfiguration(
                 blockSize: blockSize, clock: clock == .virtual ? .virtual : .paced, realtime: false, tonePlan: plan),
@@ -121,6 +138,33 @@ public struct CardSpecification: Sendable, Equatable, Codable {
     }
 }
 
+extension CardSpecification {
+    /// The simulated card with one ISDN span, the exchange's network side on its D-channel
+    /// and our side's session on the card's, ready once the D-channel is up.
+    private func openSimulatedSpan(_ variant: IsdnSpanDescription.Variant, localChannels: Int, plan: TonePlan) throws -> OpenedCard {
+        // An unanswered call rings for a minute before the exchange gives up (cause 19).
+        let sim = try SimulatedCard(isdn: variant, exchange: ExchangeConfiguration(country: country, ringingTimeoutMilliseconds: 60_000))
+        let network = try SimulatedIsdnNetwork(card: sim)
+        let stack = try IsdnStack(card: sim)
+        let card: Card
+        do {
+            card = try Card(backend: sim, engine: EngineConfiguration(blockSize: blockSize, clock: .paced, realtime: false, tonePlan: plan),
+                            localChannels: localChannels, callControl: stack)
+        } catch {
+            network.stop()
+            throw error
+        }
+        stack.start(card)
+        guard stack.waitUntilUp(timeout: .seconds(5)) else {
+            card.shutdown()
+            stack.stop()
+            network.stop()
+            throw IsdnError("the simulated \(variant.rawValue) span's D-channel did not come up in 5 s")
+        }
+        return OpenedCard(card: card, simulated: sim, dahdiChannels: nil, isdn: stack, isdnNetwork: network)
+    }
+}
+
 /// A card opened from a `CardSpecification`.
 public struct OpenedCard: Sendable {
     public let card: Card
@@ -128,6 +172,25 @@ public struct OpenedCard: Sendable {
     public let simulated: SimulatedCard?
     /// Each port's DAHDI channel number, on DAHDI.
     public let dahdiChannels: [Int]?
+    /// The ISDN call control of the card's spans, when it has any.
+    public let isdn: IsdnStack?
+    /// The simulated exchange's ISDN side (`sim:e1` and the like).
+    public let isdnNetwork: SimulatedIsdnNetwork?
+
+    init(card: Card, simulated: SimulatedCard?, dahdiChannels: [Int]?, isdn: IsdnStack? = nil, isdnNetwork: SimulatedIsdnNetwork? = nil) {
+        self.card = card
+        self.simulated = simulated
+        self.dahdiChannels = dahdiChannels
+        self.isdn = isdn
+        self.isdnNetwork = isdnNetwork
+    }
+
+    /// Stops the card, then its call control and the simulated network.
+    public func shutdown() {
+        card.shutdown()
+        isdn?.stop()
+        isdnNetwork?.stop()
+    }
 }
 
 /// What is wrong with a card specification.

@@ -34,6 +34,8 @@ final class Exchange {
 
     /// Line signals for the engine, and notes for observers.
     let lineEvents = SPSCQueue<LineEvent>(capacity: 1024)
+    /// What B-channels report to the network's call control (ISDN spans only).
+    let networkSignals = SPSCQueue<NetworkSignal>(capacity: 1024)
     let notes = SPSCQueue<ExchangeNote>(capacity: 8192)
 
     var lines: [ExchangeLine?] = []
@@ -112,6 +114,11 @@ final class Exchange {
     @inline(__always)
     func post(_ port: Int, _ kind: LineEvent.Kind, value: Int32 = 0) {
         lineEvents.push(LineEvent(port: Int32(port), kind: kind, value: value))
+    }
+
+    @inline(__always)
+    func signal(_ port: Int, _ kind: NetworkSignal.Kind, cause: Int32 = 0) {
+        networkSignals.push(NetworkSignal(port: Int32(port), kind: kind, cause: cause))
     }
 
     @inline(__always)

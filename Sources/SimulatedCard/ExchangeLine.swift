@@ -9,6 +9,10 @@ final class ExchangeLine {
     let port: Int
     /// The exchange owns its lines; unowned(unsafe) spares the tick a reference-count check.
     unowned(unsafe) let exchange: Exchange
+    /// An ISDN B-channel: the network's call control (over the D-channel) seizes, answers
+    /// and releases it, and it reports progress as network signals, not as line signals.
+    /// Its tones (ringback) are still played in-band.
+    let digital: Bool
     private(set) var state: State = .idle
     private var stateSince: Int64 = 0
 
@@ -75,9 +79,10 @@ final class ExchangeLine {
     let lastTransmit: UnsafeMutablePointer<Int16>
     private let history: DelayLine
 
-    init(port: Int, exchange: Exchange, lastTransmit: UnsafeMutablePointer<Int16>) {
+    init(port: Int, exchange: Exchange, lastTransmit: UnsafeMutablePointer<Int16>, digital: Bool = false) {
         self.port = port
         self.exchange = exchange
+        self.digital = digital
         self.lastTransmit = lastTransmit
         history = DelayLine(storage: exchange.histories + port * DelayLine.capacity)
         tone = ToneGenerator(exchange.silence)
@@ -187,16 +192,67 @@ final class ExchangeLine {
         callerIDAt = -1
         ringLimit = limit
         ringPhaseEnd = exchange.now + exchange.ringCadence[0]
-        exchange.post(port, .ringBegin)
+        if digital {
+            // The network offers the call by SETUP; the caller's number travels with it.
+            exchange.signal(port, .offering)
+        } else {
+            exchange.post(port, .ringBegin)
+        }
     }
 
     private func stopRinging(callerGaveUp: Bool) {
-        if ringOn { exchange.post(port, .ringEnd) }
+        if ringOn, !digital { exchange.post(port, .ringEnd) }
         ringOn = false
         incomingRoute = nil
         peerRef = nil
         enter(.idle)
-        if callerGaveUp { exchange.note(port, .callerGaveUp) }
+        if callerGaveUp {
+            exchange.note(port, .callerGaveUp)
+            if digital { exchange.signal(port, .cleared, cause: 16) }
+        }
+    }
+
+    // MARK: A B-channel, driven by the network's call control
+
+    /// The network seized this B-channel for an outgoing call to `number` (SETUP received,
+    /// en bloc).
+    func seize(_ number: DigitString) {
+        guard digital, state == .idle else { return }
+        offHook = true
+        digitCount = 0
+        collector.reset()
+        enter(.collecting)
+        number.withCharacters { pointer, count in
+            var i = 0
+            while i < count {
+                exchange.note(port, .dialled(pointer[i]))
+                if digitCount < 32 {
+                    digits[digitCount] = pointer[i]
+                    digitCount += 1
+                }
+                i += 1
+            }
+        }
+        lastDigitAt = exchange.now
+        routeIfComplete(final: true)
+    }
+
+    /// The terminal answered the call the network offered (CONNECT received).
+    func answerOffered() {
+        guard digital, state == .incoming else { return }
+        setHook(offHook: true)
+    }
+
+    /// The terminal's side of the call is over (RELEASE or RELEASE COMPLETE received).
+    func releaseByNetwork() {
+        guard digital else { return }
+        offHook = false
+        onHookSince = -1
+        switch state {
+        case .idle: break
+        case .incoming: stopRinging(callerGaveUp: false)
+        default: hangUp()
+        }
     }
 
     // MARK: Answer and clear
@@ -212,7 +268,9 @@ final class ExchangeLine {
     func farEndAnswered(path: ImpairmentPath) {
         connect(path: path)
         exchange.note(port, .farEndAnswered)
-        if exchange.configuration.answerByPolarityReversal {
+        if digital {
+            exchange.signal(port, .answered)
+        } else if exchange.configuration.answerByPolarityReversal {
             polarityReversed = true
             exchange.post(port, .polarityReversal)
         }
@@ -227,6 +285,10 @@ final class ExchangeLine {
         enter(.cleared)
         play(nil)
         exchange.note(port, .farEndHungUp)
+        if digital {
+            exchange.signal(port, .cleared, cause: 16)
+            return
+        }
         if polarityReversed {
             polarityReversed = false
             exchange.post(port, .polarityReversal)
@@ -324,8 +386,17 @@ final class ExchangeLine {
     private func route(unobtainable: Bool) {
         exchange.note(port, .routed(.unobtainable))
         setPath(nil)
+        if digital { return refuse(cause: 1) }
         enter(.unobtainable)
         startSpecialInformation()
+    }
+
+    /// A B-channel's call the network refuses: it clears with `cause` (no tone).
+    private func refuse(cause: Int32) {
+        enter(.cleared)
+        play(nil)
+        clearedAt = exchange.now
+        exchange.signal(port, .cleared, cause: cause)
     }
 
     private func startSpecialInformation() {
@@ -339,6 +410,14 @@ final class ExchangeLine {
         routeRef = Unmanaged.passUnretained(r)
         setPath(r.path)
         history.clear()
+        if digital {
+            switch r.kind {
+            case .faxMachine where r.faxInUse, .busy: return refuse(cause: 17)
+            case .congestion: return refuse(cause: 34)
+            case .unobtainable, .port: return refuse(cause: 1)
+            default: exchange.signal(port, .alerting)
+            }
+        }
         switch r.kind {
         case .faxMachine where r.faxInUse:
             enter(.busy)
@@ -364,6 +443,8 @@ final class ExchangeLine {
 
     private func route(toPort target: Int) {
         exchange.note(port, .routed(.port))
+        // Calls between B-channels of the simulated span are not routed (yet).
+        if digital { return refuse(cause: 1) }
         guard target < exchange.lines.count, let line = exchange.lines[target], line !== self, line.ring(fromPort: self) else {
             setPath(exchange.portPath)
             enter(.busy)
@@ -397,7 +478,7 @@ final class ExchangeLine {
             }
         case .cleared:
             samples.update(repeating: 0, count: count)
-            if !toneOn, now - clearedAt >= exchange.clearToneDelay, let clearTone = exchange.configuration.clearTone {
+            if !digital, !toneOn, now - clearedAt >= exchange.clearToneDelay, let clearTone = exchange.configuration.clearTone {
                 play(exchange.tones[clearTone])
             }
             if toneOn { fillTone(samples, count: count) }
@@ -476,6 +557,7 @@ final class ExchangeLine {
             } else if now - stateSince > exchange.ringingTimeout {
                 if let other = peer, other.state == .incoming { other.stopRinging(callerGaveUp: true) }
                 peerRef = nil
+                if digital { return refuse(cause: 19) }
                 enter(.congestion)
                 play(exchange.tones[.congestion])
             }
@@ -505,12 +587,12 @@ final class ExchangeLine {
                         return
                     }
                     ringOn = true
-                    exchange.post(port, .ringBegin)
+                    if !digital { exchange.post(port, .ringBegin) }
                 } else {
                     ringOn = false
-                    exchange.post(port, .ringEnd)
+                    if !digital { exchange.post(port, .ringEnd) }
                     // In the long pause after the first ring: 500 ms later, as Bellcore asks.
-                    if rings == 1, ringPhase == cadence.count - 1, let route = incomingRoute, !route.callerID.isEmpty {
+                    if !digital, rings == 1, ringPhase == cadence.count - 1, let route = incomingRoute, !route.callerID.isEmpty {
                         callerIDAt = now + 500 * 8
                     }
                 }

@@ -39,3 +39,24 @@ public struct ExchangeNote: Sendable, BitwiseCopyable, Equatable {
 public enum FarEndKind: String, Sendable, BitwiseCopyable, Equatable {
     case person, busy, noAnswer, unobtainable, congestion, answeringMachine, faxMachine, port
 }
+
+/// What a B-channel of a simulated ISDN span tells the network's call control, which turns it
+/// into Q.931 messages towards the card (the `LinecardISDN` library's simulated network).
+public struct NetworkSignal: Sendable, BitwiseCopyable, Equatable {
+    public enum Kind: UInt8, Sendable, BitwiseCopyable, Equatable {
+        /// The called party rings (ALERTING, with in-band ringback).
+        case alerting
+        /// The called party answered (CONNECT).
+        case answered
+        /// The call is over on the network's side with `cause` (DISCONNECT).
+        case cleared
+        /// A caller offers a call on this B-channel (SETUP): `SimulatedCard.offeredCall(port:)`
+        /// says who.
+        case offering
+    }
+
+    public var port: Int32
+    public var kind: Kind
+    /// The Q.850 cause of `cleared`.
+    public var cause: Int32
+}

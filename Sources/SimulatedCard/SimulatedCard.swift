@@ -9,9 +9,16 @@ import Synchronization
 /// The code above the backend learns what happens only from audio and line signals, as it
 /// would on a real card. Tests and demos drive the far side (callers, telephones, faults)
 /// through the methods in "The far side" and read what it experienced from `drainNotes`.
-public final class SimulatedCard: CardBackend, @unchecked Sendable {
+public final class SimulatedCard: IsdnCard, @unchecked Sendable {
     public let name: String
     public let ports: [PortDescription]
+    /// The ISDN span, when the card was made with one (`init(name:isdn:exchange:)`); its
+    /// D-channel is one end of a socket pair, the network's end is `isdnNetworkSocket`.
+    public let isdnSpans: [IsdnSpanDescription]
+    /// The network's end of the span's D-channel (-1 on an analog card).
+    public let isdnNetworkSocket: Int32
+    /// Who offers each call the network is to place towards a B-channel (`placeCall`).
+    private let offers = Mutex<[Int: OfferedCall]>([:])
     public let clock = CardClock.host
     public let exchangeConfiguration: ExchangeConfiguration
 
@@ -39,6 +46,9 @@ public final class SimulatedCard: CardBackend, @unchecked Sendable {
         case dial(port: Int32, DigitString)
         case flash(port: Int32)
         case answerAfterRings(port: Int32, Int32)
+        case seize(port: Int32, DigitString)
+        case answerOffered(port: Int32)
+        case releaseByNetwork(port: Int32)
         case alarm(port: Int32, Bool)
         case remove
         case setOpen(port: Int32, Bool)
@@ -55,6 +65,8 @@ public final class SimulatedCard: CardBackend, @unchecked Sendable {
                 exchange configuration: ExchangeConfiguration = ExchangeConfiguration()) {
         self.name = name
         exchangeConfiguration = configuration
+        isdnSpans = []
+        isdnNetworkSocket = -1
         let exchange = Exchange(configuration: configuration, portCount: fxoPorts + fxsPorts)
         self.exchange = exchange
         var descriptions: [PortDescription] = []
@@ -82,7 +94,50 @@ public final class SimulatedCard: CardBackend, @unchecked Sendable {
         table = entries
     }
 
-    deinit { table.deallocate() }
+    /// A card with one ISDN span facing the simulated exchange: its B-channels are the ports
+    /// (numbered from 0 in channel order), and its D-channel is a `SOCK_SEQPACKET` socket
+    /// pair whose other end the exchange's network side (`LinecardISDN`) drives. The
+    /// numbering plan is the analog exchange's.
+    public init(name: String = "sim0", isdn variant: IsdnSpanDescription.Variant,
+                exchange configuration: ExchangeConfiguration = ExchangeConfiguration()) throws {
+        self.name = name
+        exchangeConfiguration = configuration
+        var pair: [Int32] = [-1, -1]
+        guard socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
+            throw CardError.device("cannot make the simulated D-channel: socketpair: \(String(cString: strerror(errno)))")
+        }
+        isdnNetworkSocket = pair[1]
+        let channels = variant.bearerChannels
+        let exchange = Exchange(configuration: configuration, portCount: channels.count)
+        self.exchange = exchange
+        var descriptions: [PortDescription] = []
+        var bearers: [Int: Int] = [:]
+        for (i, channel) in channels.enumerated() {
+            descriptions.append(PortDescription(index: i, name: "\(name)/\(variant.rawValue) B\(channel) (line \(configuration.number(ofPort: i)))",
+                                                kind: .isdnBearer, signalling: "bchan"))
+            bearers[channel] = i
+        }
+        ports = descriptions
+        isdnSpans = [IsdnSpanDescription(name: "\(name)/\(variant.rawValue)", variant: variant, bearers: bearers, dChannel: .socket(pair[0]))]
+        portFlags = descriptions.map { _ in PortFlag() }
+        exchange.lines = descriptions.map {
+            ExchangeLine(port: $0.index, exchange: exchange, lastTransmit: exchange.lastTransmit + $0.index * 160, digital: true)
+        }
+        exchange.telephones = descriptions.map { _ in nil }
+        let entries = UnsafeMutableBufferPointer<PortEntry>.allocate(capacity: max(1, descriptions.count))
+        for i in descriptions.indices {
+            entries[i] = PortEntry(line: exchange.lines[i].map { Unmanaged.passUnretained($0) }, telephone: nil, open: false, alarmed: false)
+        }
+        table = entries
+    }
+
+    deinit {
+        table.deallocate()
+        for span in isdnSpans {
+            if case .socket(let fd) = span.dChannel { Glibc.close(fd) }
+        }
+        if isdnNetworkSocket >= 0 { Glibc.close(isdnNetworkSocket) }
+    }
 
     // MARK: CardBackend
 
@@ -183,6 +238,9 @@ public final class SimulatedCard: CardBackend, @unchecked Sendable {
         case .dial(let port, let digits): exchange.telephones[Int(port)]?.dial(digits)
         case .flash(let port): exchange.telephones[Int(port)]?.flash()
         case .answerAfterRings(let port, let rings): exchange.telephones[Int(port)]?.answerAfterRings = Int(rings)
+        case .seize(let port, let number): exchange.lines[Int(port)]?.seize(number)
+        case .answerOffered(let port): exchange.lines[Int(port)]?.answerOffered()
+        case .releaseByNetwork(let port): exchange.lines[Int(port)]?.releaseByNetwork()
         case .alarm(let port, let on):
             guard table[Int(port)].alarmed != on else { return }
             table[Int(port)].alarmed = on
@@ -222,8 +280,11 @@ public final class SimulatedCard: CardBackend, @unchecked Sendable {
     }
 
     private func placeCall(toPort port: Int, from callerNumber: String, callerName: String?, sendsCallerID: Bool, route: Route) throws {
-        guard port >= 0, port < ports.count, ports[port].kind == .fxo else {
-            throw CardError.device("port \(port) is not an FXO port of \(name)")
+        guard port >= 0, port < ports.count, ports[port].kind == .fxo || ports[port].kind == .isdnBearer else {
+            throw CardError.device("port \(port) is not an FXO port or a B-channel of \(name)")
+        }
+        if ports[port].kind == .isdnBearer {
+            offers.withLock { $0[port] = OfferedCall(callingNumber: callerNumber, presentationAllowed: sendsCallerID) }
         }
         let runtime = RouteRuntime(number: callerNumber, route: route, seed: 77, calling: true)
         if sendsCallerID {
@@ -263,6 +324,26 @@ public final class SimulatedCard: CardBackend, @unchecked Sendable {
     /// Unplugs the card: every port reports `removed` and goes silent.
     public func removeDevice() throws { try send(.remove) }
 
+    // MARK: The network's side of an ISDN span (LinecardISDN's simulated network)
+
+    /// The next thing a B-channel tells the network (one consumer: the network's thread).
+    public func nextNetworkSignal() -> NetworkSignal? { exchange.networkSignals.pop() }
+
+    /// Who offers the call a B-channel reported as `offering`.
+    public func offeredCall(port: Int) -> OfferedCall? { offers.withLock { $0[port] } }
+
+    /// The network received a SETUP for `number` on B-channel `port`: the exchange routes it.
+    public func networkSeize(port: Int, number: String) throws {
+        guard let digits = DigitString(number) else { throw CardError.device("cannot route \"\(number)\": up to 32 ASCII characters") }
+        try send(.seize(port: Int32(port), digits))
+    }
+
+    /// The terminal answered the call offered on `port`.
+    public func networkAnswerOffered(port: Int) throws { try send(.answerOffered(port: Int32(port))) }
+
+    /// The call on `port` is released on the terminal's side.
+    public func networkRelease(port: Int) throws { try send(.releaseByNetwork(port: Int32(port))) }
+
     /// Hands what the far side experienced since the last call to `body`, oldest first.
     public func drainNotes(_ body: (ExchangeNote) -> Void) {
         while let note = exchange.notes.pop() { body(note) }
@@ -278,4 +359,11 @@ public final class SimulatedCard: CardBackend, @unchecked Sendable {
     private func send(_ command: Control) throws {
         guard control.push(command) else { throw CardError.queueFull("simulated card control") }
     }
+}
+
+/// A call the simulated network is to offer to a B-channel: who calls.
+public struct OfferedCall: Sendable, Equatable {
+    public var callingNumber: String
+    /// False: the caller withheld their number (presentation restricted).
+    public var presentationAllowed: Bool
 }

@@ -12,7 +12,7 @@ import SimulatedCard
 /// How a subcommand reaches a card: `--card sim` (the default), `dahdi[:CHANNEL,…]` or `alsa:DEVICE[,…]`.
 struct CardOptions: ParsableArguments {
     @Option(name: .customLong("card"),
-            help: "The card: sim (the simulated card and exchange), dahdi[:CHANNEL,…], or alsa:DEVICE[,DEVICE…] (default: dahdi when /dev/dahdi/ctl exists, else sim).")
+            help: "The card: sim (the simulated card and exchange), sim:e1, sim:t1, sim:bri or sim:bri-ptmp (a simulated ISDN span, in real time), dahdi[:CHANNEL,…], or alsa:DEVICE[,DEVICE…] (default: dahdi when /dev/dahdi/ctl exists, else sim).")
     var cardName: String?
     @Option(help: "The simulated exchange's country: us, uk or eu (on hardware: the tones listened for).")
     var country = "us"
@@ -38,7 +38,8 @@ struct CardOptions: ParsableArguments {
         get throws {
             var specification = try CardSpecification(parsing: card)
             specification.country = TonePlan.Country(rawValue: country) ?? .us
-            specification.clock = paced ? .paced : .virtual
+            // A simulated ISDN span keeps real time (libpri's timers read the wall clock).
+            specification.clock = paced || specification.isdn != nil ? .paced : .virtual
             return specification
         }
     }
@@ -89,8 +90,6 @@ extension OpenedCard {
         guard let simulated else { throw fail("\(what) works on the simulated card only (--card sim)") }
         return simulated
     }
-
-    func shutdown() { card.shutdown() }
 }
 
 /// Places a call from `line` to `number` and waits for the answer; anything else is the

@@ -16,6 +16,7 @@ packages=(
     libsqlite3-dev   # the gateway's durable call queue
     libpng-dev       # linecard plot writes PNG pictures
     libsndfile1-dev  # reading audio files (WAV in every encoding libsndfile knows)
+    libpri-dev       # ISDN call control (Q.921/Q.931), in LinecardISDN only
     python3          # the reference HTTP client, in the gateway tests
     postgresql       # the shared call queue's server, started by the gateway tests
     wrk              # the load generator of make bench-gateway

@@ -53,6 +53,10 @@ protocol LineSignalling: Sendable {
 
     /// The far end's audio started or stopped.
     func activityChanged(started: Bool, _ channel: CallChannel, _ c: inout ChannelCore)
+
+    /// A message from the network, on a line whose calls are controlled by messages, about
+    /// the call `call` (nil: about the port itself).
+    func callControl(_ event: CallControlEvent, call: Int?, _ channel: CallChannel, _ c: inout ChannelCore)
 }
 
 /// What a line can do, for the checks the call layer and the card make before a call.
@@ -85,16 +89,23 @@ extension LineSignalling {
     func collect(_ digit: Character, _ channel: CallChannel, _ c: inout ChannelCore) -> Bool { false }
     func digitsSent(_ channel: CallChannel, _ c: inout ChannelCore) {}
     func activityChanged(started: Bool, _ channel: CallChannel, _ c: inout ChannelCore) {}
+    func callControl(_ event: CallControlEvent, call: Int?, _ channel: CallChannel, _ c: inout ChannelCore) {}
 }
 
-/// The signalling for a port of `kind`, or an error for a kind no module serves yet.
-func signalling(for port: PortDescription) throws -> any LineSignalling {
+/// The signalling for a port of `kind`, or an error for a kind no module serves. A B-channel
+/// is served by the card's call-control module (ISDN), when the card was given one.
+func signalling(for port: PortDescription, callControl: (any CallControl)?) throws -> any LineSignalling {
     switch port.kind {
     case .fxo: return LoopStartFXO()
     case .fxs: return LoopStartFXS()
     case .local: return LocalPortSignalling()
     case .clear: return ClearChannelSignalling()
-    case .isdnBearer, .isdnSignalling:
-        throw CardError.unsupportedPort(port.index, "port \(port.index) (\(port.name)) is an ISDN channel, and this build has no ISDN signalling module: configure the span's B-channels as clear channels, or leave the port out")
+    case .isdnBearer:
+        guard let callControl else {
+            throw CardError.unsupportedPort(port.index, "port \(port.index) (\(port.name)) is an ISDN B-channel, and the card was opened without ISDN call control: open it through LinecardISDN (IsdnStack), configure the span's B-channels as clear channels, or leave the port out")
+        }
+        return CallControlSignalling(control: callControl)
+    case .isdnSignalling:
+        throw CardError.unsupportedPort(port.index, "port \(port.index) (\(port.name)) is an ISDN D-channel: it carries signalling, not audio; LinecardISDN opens it for its span")
     }
 }
