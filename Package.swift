@@ -119,7 +119,7 @@ let package = Package(
         .executableTarget(
             name: "linecard",
             dependencies: [
-                "NumberProvider", "Linecard", "LinecardCards", "LinecardDSP", "LinecardEngine", "SimulatedCard", "AlsaCard", "DahdiCard", "CDahdi", "CPNG", "CSpanDSP",
+                "NumberProvider", "Linecard", "LinecardCards", "LinecardDSP", "LinecardEngine", "SimulatedCard", "AlsaCard", "DahdiCard", "CDahdi", "CPNG", "CSpanDSP", "LinecardISDN",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Tools/linecard"),

@@ -1,4 +1,5 @@
 import CLibPri
+import Foundation
 import Linecard
 import LinecardCore
 import Synchronization
@@ -102,6 +103,40 @@ final class IsdnSpanSession: @unchecked Sendable {
             channels[i].state = .clearing
             publish(i)
             pri_hangup(controller.pri, handle, Int32(cause.value))
+        }
+    }
+
+    /// The span's state with its D-channel's frame counters, now.
+    var currentStatus: IsdnSpanStatus {
+        var now = status.withLock { $0 }
+        let io = controller.io
+        now.framesIn = io.framesIn.load(ordering: .relaxed)
+        now.framesOut = io.framesOut.load(ordering: .relaxed)
+        now.frameErrors = io.errors.load(ordering: .relaxed)
+        now.lastError = io.lastError.withLock { $0 }
+        return now
+    }
+
+    /// Hands each decoded Q.921/Q.931 message to `sink`, a line at a time, or stops (nil).
+    func trace(_ sink: (@Sendable (String) -> Void)?) {
+        let name = description.name
+        thread.post { [self] in
+            guard let sink else {
+                controller.io.message = nil
+                controller.trace(false)
+                return
+            }
+            var pending = ""
+            // libpri writes its decoding in pieces; a line is complete at its newline.
+            controller.io.message = { text in
+                pending += text
+                while let end = pending.firstIndex(of: "\n") {
+                    let line = String(pending[..<end])
+                    pending = String(pending[pending.index(after: end)...])
+                    if !line.trimmingCharacters(in: .whitespaces).isEmpty { sink("\(name) \(line)") }
+                }
+            }
+            controller.trace(true)
         }
     }
 
@@ -290,4 +325,10 @@ public struct IsdnSpanStatus: Sendable, Codable, Equatable {
     public var bChannels: [BChannel]
     /// Times the D-channel went up or down since the span started.
     public var dChannelChanges = 0
+    /// D-channel frames received and sent.
+    public var framesIn = 0
+    public var framesOut = 0
+    /// Frames libpri refused or could not send, and the last such error in its words.
+    public var frameErrors = 0
+    public var lastError: String?
 }

@@ -52,7 +52,14 @@ public final class IsdnStack: CallControl, Sendable {
     }
 
     /// Each span's D-channel and B-channels, now.
-    public var status: [IsdnSpanStatus] { sessions.map { $0.status.withLock { $0 } } }
+    public var status: [IsdnSpanStatus] { sessions.map(\.currentStatus) }
+
+    /// Hands every span's decoded Q.921/Q.931 messages to `sink` as they pass, a line at a
+    /// time, each led by the span's name (like Asterisk's `pri set debug`); nil stops.
+    /// `sink` runs on the spans' threads.
+    public func trace(_ sink: (@Sendable (String) -> Void)?) {
+        for session in sessions { session.trace(sink) }
+    }
 
     /// Test faults on span `span`'s D-channel at this end: every frame lost (a cut link) until
     /// `cutLink(false)`.

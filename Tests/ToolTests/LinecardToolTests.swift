@@ -29,6 +29,32 @@ final class LinecardToolTests: XCTestCase {
         XCTAssertEqual(result["farEnd"] as? String, "ANSWER_MACHINE")
     }
 
+    func testCallOnASimulatedE1PrintsTheQ850Cause() throws {
+        var (status, out) = try run(["call", "0", "200", "--card", "sim:e1", "--country", "uk", "--hold", "0.5"])
+        XCTAssertEqual(status, 0, out)
+        for state in ["CALL_OUTGOING", "RING_OUTGOING", "ANSWERED", "IDLE"] { XCTAssertTrue(out.contains(state), out) }
+        (status, out) = try run(["call", "0", "300", "--card", "sim:e1"])
+        XCTAssertEqual(status, 1)
+        XCTAssertTrue(out.contains("not answered: BUSY (cause 17: user busy)"), out)
+        (status, out) = try run(["isdn", "status", "--card", "sim:e1", "--json"])
+        XCTAssertEqual(status, 0, out)
+        let spans = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(out.utf8)) as? [[String: Any]])
+        XCTAssertEqual(spans.first?["dChannelUp"] as? Bool, true)
+        XCTAssertEqual((spans.first?["bChannels"] as? [Any])?.count, 30)
+        (status, out) = try run(["isdn", "trace", "--card", "sim:bri", "--call", "500"])
+        XCTAssertEqual(status, 1)
+        for message in ["Message Type: SETUP (5)", "Message Type: RELEASE COMPLETE (90)", "Called Party Number", "'500'"] {
+            XCTAssertTrue(out.contains(message), out)
+        }
+        XCTAssertTrue(out.contains("not answered: UNOBTAINABLE (cause 1: unallocated (unassigned) number)"), out)
+        (status, out) = try run(["isdn", "status", "--card", "sim"])
+        XCTAssertEqual(status, 1)
+        XCTAssertTrue(out.contains("has no ISDN span"), out)
+        (status, out) = try run(["call", "0", "200", "--card", "sim:e2"])
+        XCTAssertNotEqual(status, 0)
+        XCTAssertTrue(out.contains("e1, t1, bri and bri-ptmp"), out)
+    }
+
     func testDTMFGenerateDetectAndSend() throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("dtmf-\(UUID().uuidString).wav").path
         defer { try? FileManager.default.removeItem(atPath: file) }

@@ -13,6 +13,6 @@ struct LinecardCommand: AsyncParsableCommand {
             (--card dahdi) and ALSA devices (--card alsa:DEVICE[,DEVICE…]). Without --card it
             uses DAHDI when its driver is loaded, else the simulated card.
             """,
-        subcommands: [ListCommand.self, TimingCommand.self, MonitorCommand.self, CallCommand.self, DTMFCommand.self, ToneCommand.self, FaxCommand.self, SelftestCommand.self, PlotCommand.self, BenchCommand.self,
+        subcommands: [ListCommand.self, TimingCommand.self, MonitorCommand.self, CallCommand.self, IsdnCommand.self, DTMFCommand.self, ToneCommand.self, FaxCommand.self, SelftestCommand.self, PlotCommand.self, BenchCommand.self,
                       NumbersCommand.self])
 }

@@ -35,7 +35,7 @@ struct ListCommand: AsyncParsableCommand {
         defer { opened.shutdown() }
         let card = opened.card, sim = try opened.simulated(for: "listing ports")
         let ports = sim.ports.map { p in
-            Port(channel: p.index, name: p.name, kind: p.kind == .fxo ? "FXO" : "FXS", signalling: p.signalling,
+            Port(channel: p.index, name: p.name, kind: p.kind == .fxo ? "FXO" : p.kind == .fxs ? "FXS" : "ISDN B", signalling: p.signalling,
                  state: card.channels[p.index].state.rawValue, alarm: false)
         }
         let listing = Listing(card: sim.name + " (simulated, \(options.country) exchange)", blockSize: card.engine.blockSize, ports: ports)
