@@ -101,7 +101,7 @@ let package = Package(
         .target(
             name: "LinecardGateway",
             dependencies: [
-                "Linecard", "LinecardCards", "LinecardEngine", "SimulatedCard", "DahdiCard", "AlsaCard", "NumberProvider", "CSQLite", "CEspeak", "CSampleRate",
+                "Linecard", "LinecardCards", "LinecardEngine", "SimulatedCard", "DahdiCard", "AlsaCard", "LinecardISDN", "LinecardCore", "NumberProvider", "CSQLite", "CEspeak", "CSampleRate",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

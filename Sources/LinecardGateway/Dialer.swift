@@ -273,11 +273,13 @@ final class Dialer: Sendable {
     /// The reason text clients know, for a call that was not answered.
     static func reason(for channel: CallChannel) -> String {
         let raw = channel.details.rawCause
+        // An ISDN line says why: "Line Busy (cause 17: user busy)".
+        let q850 = channel.details.q850Cause.map { " (\($0))" } ?? ""
         switch channel.cause {
-        case .busy: return "Line Busy"
-        case .noAnswer: return "No Answer"
-        case .congestion: return "Call did not go through (congestion)"
-        case .unobtainable: return "Call did not go through (number unobtainable)"
+        case .busy: return "Line Busy" + q850
+        case .noAnswer: return "No Answer" + q850
+        case .congestion: return "Call did not go through (congestion)" + q850
+        case .unobtainable: return "Call did not go through (number unobtainable)" + q850
         case .outOfOrder: return "Line disconnected (\(raw))"
         case .timeout: return "Line disconnected (\(raw.isEmpty ? "no dial tone" : raw))"
         default: return "Call did not go through (\(channel.cause.rawValue)\(raw.isEmpty ? "" : ": \(raw)"))"

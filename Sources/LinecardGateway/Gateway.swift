@@ -21,6 +21,8 @@ public final class Gateway: Sendable {
     public let card: Card
     /// The simulated card behind `card`, when that is what the gateway drives.
     public let simulatedCard: SimulatedCard?
+    /// The card as opened, with its ISDN call control when it has spans.
+    let opened: OpenedCard
     /// The ports that place calls.
     public let callingLines: [Int]
     let queue: any CallQueue
@@ -63,7 +65,6 @@ public final class Gateway: Sendable {
             shared = postgres
         }
         inbox = try SMSInbox(path: data.appendingPathComponent("sms.sqlite").path)
-        let opened: OpenedCard
         do { opened = try configuration.card.open() } catch {
             throw ConfigurationError(message: "card.kind \"\(configuration.card.kind)\": \(error)")
         }
@@ -72,13 +73,13 @@ public final class Gateway: Sendable {
         if opened.simulated != nil {
             callingLines = configuration.callingLines
         } else {
-            callingLines = card.channels.filter { $0.kind == .fxo || $0.kind == .clear }.map(\.port)
+            callingLines = card.channels.filter { $0.kind == .fxo || $0.kind == .clear || $0.kind == .isdnBearer }.map(\.port)
             guard !callingLines.isEmpty else {
-                card.shutdown()
-                throw ConfigurationError(message: "card.kind \"\(configuration.card.kind)\": no FXO or clear channel to call on (\(card.channels.map { "port \($0.port): \($0.kind.rawValue)" }.joined(separator: ", ")))")
+                opened.shutdown()
+                throw ConfigurationError(message: "card.kind \"\(configuration.card.kind)\": no FXO, ISDN B- or clear channel to call on (\(card.channels.map { "port \($0.port): \($0.kind.rawValue)" }.joined(separator: ", ")))")
             }
         }
-        metrics = GatewayMetrics(lines: callingLines)
+        metrics = GatewayMetrics(lines: callingLines, spans: opened.isdn?.status.map(\.name) ?? [])
         dialer = try Dialer(card: card, lines: callingLines, queue: queue, configuration: configuration, files: files,
                             metrics: metrics, logger: logger)
         interface = SimpleCallInterface(configuration: configuration, files: files)
@@ -93,7 +94,7 @@ public final class Gateway: Sendable {
         if let shared {
             // Before the first request: the schema, and the calls this box left unfinished.
             do { try await shared.open() } catch {
-                card.shutdown()
+                opened.shutdown()
                 throw ConfigurationError(message: "queue: \(error)")
             }
             logger.info("call queue: \(shared.address), shared as gateway \(configuration.gatewayId)")
@@ -126,7 +127,7 @@ public final class Gateway: Sendable {
                 onListening(port)
             },
             logger: logger)
-        defer { card.shutdown() }
+        defer { opened.shutdown() }
         do {
             try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
         } catch let error as IOError where !listening.load(ordering: .acquiring) {
@@ -217,9 +218,12 @@ public final class Gateway: Sendable {
 
     func lines() -> [LineView] {
         let busy = dialer.busyLines()
+        let spans = opened.isdn?.status ?? []
         return callingLines.map { line in
             let channel = card.channels[line]
-            return LineView(line: line, name: card.engine.ports[line].name, state: channel.state.rawValue, request: busy[line])
+            let span = spans.first { $0.bChannels.contains { $0.port == line } }
+            return LineView(line: line, name: card.engine.ports[line].name, state: channel.state.rawValue, request: busy[line],
+                            span: span?.name, dChannelUp: span?.dChannelUp)
         }
     }
 
@@ -234,7 +238,7 @@ public final class Gateway: Sendable {
         // This box's lines are worth showing while the shared database is away.
         let counts: [RequestStatus: Int]?
         do { counts = try await queue.counts() } catch is QueueUnavailable { counts = nil }
-        return metrics.render(queue: counts, engine: card.engine.statistics)
+        return metrics.render(queue: counts, engine: card.engine.statistics, spans: opened.isdn?.status ?? [])
     }
 }
 

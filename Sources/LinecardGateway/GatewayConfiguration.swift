@@ -1,6 +1,7 @@
 import Foundation
 import Linecard
 import LinecardCards
+import LinecardCore
 import LinecardDSP
 
 /// What was wrong with a configuration file.
@@ -118,6 +119,12 @@ public struct GatewayConfiguration: Sendable, Equatable {
             c.card.blockSize = try card.int("blockSize", default: c.card.blockSize, range: 8...160)
             c.card.channels = try card.intArray("channels")
             c.card.devices = try card.stringArray("devices") ?? []
+            if let isdn = try card.optionalString("isdn") {
+                guard let variant = IsdnSpanDescription.Variant(rawValue: isdn) else {
+                    throw ConfigurationError(message: "card.isdn is \"\(isdn)\"; use one of \(IsdnSpanDescription.Variant.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                c.card.isdn = variant
+            }
             try card.finish()
         }
         if let lines = try reader.intArray("lines") { c.lines = lines }
@@ -196,10 +203,18 @@ public struct GatewayConfiguration: Sendable, Equatable {
         if card.kind != .simulated, lines != nil {
             throw ConfigurationError(message: "lines: on \(card.kind) the lines are the card's own (choose them with card.\(card.kind == .dahdi ? "channels" : "devices"))")
         }
-        if let lines {
+        if let lines, let isdn = card.isdn {
+            let count = isdn.bearerChannels.count
+            for line in lines where line < 0 || line >= count {
+                throw ConfigurationError(message: "lines: port \(line) is not a B-channel of the simulated \(isdn.rawValue) span (they are 0 to \(count - 1))")
+            }
+        } else if let lines {
             for line in lines where line < 0 || line >= card.fxoPorts {
                 throw ConfigurationError(message: "lines: port \(line) is not an FXO port (FXO ports are 0 to \(card.fxoPorts - 1))")
             }
+        }
+        if card.isdn != nil, card.kind != .simulated {
+            throw ConfigurationError(message: "card.isdn: a simulated span is for card.kind simulated; DAHDI spans are read from the driver")
         }
         for network in allowedNetworks where NetworkRange(network) == nil {
             throw ConfigurationError(message: "allowedNetworks: \"\(network)\" is not an address or a CIDR network like 192.168.1.0/24")
@@ -226,7 +241,7 @@ public struct GatewayConfiguration: Sendable, Equatable {
 
     /// The simulated card's FXO ports that place calls (on hardware the gateway takes the
     /// opened card's FXO and clear ports).
-    public var callingLines: [Int] { lines ?? Array(0..<card.fxoPorts) }
+    public var callingLines: [Int] { lines ?? Array(0..<(card.isdn?.bearerChannels.count ?? card.fxoPorts)) }
 }
 
 /// Reads one JSON object's keys, each checked for type and range, and notices unknown keys.

@@ -1,4 +1,5 @@
 import LinecardEngine
+import LinecardISDN
 import Prometheus
 
 /// The gateway's Prometheus metrics, served at /metrics.
@@ -12,8 +13,11 @@ final class GatewayMetrics: Sendable {
     private let tickMisses: Gauge
     private let droppedEvents: Gauge
     private let databaseUp: Gauge
+    private let dChannelUp: [String: Gauge]
+    private let dChannelChanges: [String: Gauge]
+    private let frameErrors: [String: Gauge]
 
-    init(lines: [Int]) {
+    init(lines: [Int], spans: [String] = []) {
         let registry = self.registry
         func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
             MetricNameDescriptor(namespace: "linecard", metricName: metric, unitName: unit, helpText: help)
@@ -35,6 +39,12 @@ final class GatewayMetrics: Sendable {
         tickMisses = registry.makeGauge(descriptor: name("engine_tick", "overruns", "Engine ticks that started more than one block late"))
         droppedEvents = registry.makeGauge(descriptor: name("engine_dropped", "events", "Engine events dropped because the queue was full"))
         databaseUp = registry.makeGauge(descriptor: name("queue_database", "up", "1 while the call queue can be read (0: a shared queue's database is lost)"))
+        func perSpan(_ descriptor: MetricNameDescriptor) -> [String: Gauge] {
+            Dictionary(uniqueKeysWithValues: spans.map { ($0, registry.makeGauge(descriptor: descriptor, labels: [("span", $0)])) })
+        }
+        dChannelUp = perSpan(name("isdn_dchannel", "up", "1 while the ISDN span's D-channel (Q.921 link) is up"))
+        dChannelChanges = perSpan(name("isdn_dchannel_changes", "total", "Times the ISDN span's D-channel went up or down"))
+        frameErrors = perSpan(name("isdn_frame_errors", "total", "D-channel frames libpri refused or could not send"))
     }
 
     func attemptEnded(_ outcome: CallAttempt.Outcome) { outcomes[outcome]?.increment() }
@@ -44,7 +54,12 @@ final class GatewayMetrics: Sendable {
 
     /// Brings the sampled values up to date, then renders the text exposition format. Without
     /// `counts` (the queue cannot be read) the queue's gauges keep their last values.
-    func render(queue counts: [RequestStatus: Int]?, engine: Engine.Statistics) -> String {
+    func render(queue counts: [RequestStatus: Int]?, engine: Engine.Statistics, spans: [IsdnSpanStatus] = []) -> String {
+        for span in spans {
+            dChannelUp[span.name]?.set(to: span.dChannelUp ? 1 : 0)
+            dChannelChanges[span.name]?.set(to: Double(span.dChannelChanges))
+            frameErrors[span.name]?.set(to: Double(span.frameErrors))
+        }
         if let counts {
             for (status, gauge) in queueDepth { gauge.set(to: Double(counts[status] ?? 0)) }
         }

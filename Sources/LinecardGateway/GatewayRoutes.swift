@@ -473,4 +473,7 @@ struct LineView: Encodable {
     let name: String
     let state: String
     let request: Int64?
+    /// On an ISDN B-channel: its span, and whether the span's D-channel is up.
+    let span: String?
+    let dChannelUp: Bool?
 }

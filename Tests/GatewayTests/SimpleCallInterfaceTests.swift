@@ -34,6 +34,29 @@ final class SimpleCallInterfaceTests: XCTestCase {
         XCTAssertTrue(lines.contains("null"), lines)
     }
 
+    /// The gateway on a simulated E1: each B-channel is a line, and a refusal's reason
+    /// names its Q.850 cause.
+    func testTheGatewayCallsOnASimulatedE1() async throws {
+        let gateway = try RunningGateway(settings: ["card": ["isdn": "e1", "country": "uk"], "retry": ["attempts": 1, "interval": 0.3]])
+        let busy = try XCTUnwrap(gateway.python("callText", "300", "You will not hear this.", "0") as? String)
+        var statuses = try XCTUnwrap(gateway.python("poll", busy, "30") as? [String])
+        XCTAssertEqual(statuses.last, "Call Failed", "\(statuses) \(gateway.logText())")
+        let body = try await gateway.post("/ocall/callstatusHandler.jsp", ["reqid": busy]).body
+        XCTAssertTrue(body.contains("Line Busy (cause 17: user busy)"), body)
+
+        let made = try XCTUnwrap(gateway.python("callText", "200", "Hello over ISDN.", "0") as? String)
+        statuses = try XCTUnwrap(gateway.python("poll", made, "40") as? [String])
+        XCTAssertEqual(statuses.last, "Call Made", "\(statuses) \(gateway.logText())")
+
+        let listing = try await gateway.json("GET", "/api/v1/lines").body
+        let lines = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(listing.utf8)) as? [[String: Any]])
+        XCTAssertEqual(lines.count, 30)
+        XCTAssertEqual(lines.first?["span"] as? String, "sim0/e1")
+        XCTAssertEqual(lines.first?["dChannelUp"] as? Bool, true)
+        let metrics = try await gateway.request("GET", "/metrics").body
+        XCTAssertTrue(metrics.contains(#"linecard_isdn_dchannel_up{span="sim0/e1"} 1"#), metrics)
+    }
+
     func testAnAnsweringMachineGetsTheMessageAfterItsBeep() async throws {
         let gateway = try RunningGateway()
         let id = try XCTUnwrap(gateway.python("callText", "700", "Please call the office back.", "0") as? String)
