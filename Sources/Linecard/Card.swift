@@ -58,7 +58,7 @@ public final class Card: Sendable {
         case .incomingCalls(let port, _):
             let channel = try self.channel(port)
             guard channel.signalling.capabilities.takesIncomingCalls else {
-                throw CallError.error("incoming calls can be bound on a port whose line brings them (an FXO line); port \(port) is \(channel.signalling.name)")
+                throw CallError.error("incoming calls can be bound on a port whose line brings them (an FXO line or an ISDN B-channel); port \(port) is \(channel.signalling.name)")
             }
             if bindings.withLock({ $0.contains { if case .incomingCalls(port, _) = $0 { true } else { false } } }) {
                 throw CallError.error("incoming calls on port \(port) are already bound to a service")
@@ -68,13 +68,13 @@ public final class Card: Sendable {
             _ = try DialString.checked(number)
             if let port {
                 let channel = try self.channel(port)
-                guard channel.signalling.capabilities.collectsDialledNumbers else {
-                    throw CallError.error("dialled numbers can be bound on an FXS port; port \(port) is \(channel.signalling.name)")
+                guard channel.signalling.capabilities.bringsDialledNumbers else {
+                    throw CallError.error("dialled numbers can be bound on an FXS port or an ISDN B-channel; port \(port) is \(channel.signalling.name)")
                 }
                 ports = [port]
             } else {
-                ports = channels.filter { $0.signalling.capabilities.collectsDialledNumbers }.map(\.port)
-                guard !ports.isEmpty else { throw CallError.error("this card has no FXS port for a telephone to dial \(number) on") }
+                ports = channels.filter { $0.signalling.capabilities.bringsDialledNumbers }.map(\.port)
+                guard !ports.isEmpty else { throw CallError.error("this card has no FXS port or ISDN B-channel for a caller to dial \(number) on") }
             }
         }
         bindings.withLock { $0.append(binding) }

@@ -58,8 +58,9 @@ public final class InboundServices: Sendable {
 public enum ServiceBinding: Sendable, Equatable, Codable {
     /// Every incoming call on FXO `port` starts `service`.
     case incomingCalls(port: Int, service: String)
-    /// A telephone on FXS `port` (any FXS port when nil) dialling `number` starts `service`;
-    /// a number no binding names is refused with UNOBTAINABLE.
+    /// A telephone on FXS `port` dialling `number`, or an ISDN call to `number` (DDI or MSN)
+    /// arriving on B-channel `port`, starts `service` (nil: on any such port); a number no
+    /// binding names is refused with UNOBTAINABLE.
     case dialledNumber(String, port: Int?, service: String)
 
     public var service: String {

@@ -50,9 +50,17 @@ public final class SimulatedIsdnNetwork: @unchecked Sendable {
     /// The next `count` frames from the card arrive at the network corrupted.
     public func corruptFrames(_ count: Int) { controller.io.corruptions.add(count, ordering: .relaxed) }
 
-    /// Sends RESTART for B-channel `channel` (its number in the span).
+    /// Sends RESTART for B-channel `channel` (its number in the span): the network forgets
+    /// the channel's call, and so must the card.
     public func restart(channel: Int) {
-        thread.post { [self] in _ = pri_reset(controller.pri, Int32(channel)) }
+        thread.post { [self] in
+            if let port = span.bearers[channel], let call = calls[port] {
+                pri_destroycall(controller.pri, call)
+                calls[port] = nil
+                try? sim.networkRelease(port: port)
+            }
+            _ = pri_reset(controller.pri, Int32(channel))
+        }
     }
 
     private func channel(ofPort port: Int) -> Int32 {

@@ -3,6 +3,7 @@ import LinecardCore
 import LinecardEngine
 import LinecardISDN
 import SimulatedCard
+import Synchronization
 import XCTest
 
 /// A simulated E1 (or other) span: the exchange's libpri as the network on one end of the
@@ -226,6 +227,46 @@ final class IsdnCallTests: XCTestCase {
             XCTAssertEqual(result23, .idle, "\(variant)")
             XCTAssertEqual(last.details.q850Cause, .userBusy, "\(variant)")
         }
+    }
+
+    func testAServiceBoundToADialledNumberTakesItsCalls() async throws {
+        let bench = try IsdnSpanBench()
+        defer { bench.close() }
+        let answeredBy = Mutex<[String]>([])
+        try bench.card.services.register("sales") { call in
+            try await call.answer()
+            answeredBy.withLock { $0.append("\(call.port) \(call.details.calledNumber) from \(call.details.callingNumber)") }
+            _ = try await call.dtmfPlayer.play("9")
+            _ = await call.waitForIdle(timeout: .seconds(10))
+        }
+        // Any B-channel: the number the caller dialled (DDI) picks the service.
+        try bench.card.bind(.dialledNumber(bench.sim.number(ofPort: 7), port: nil, service: "sales"))
+        try bench.sim.placeCall(toPort: 7, from: "5550123", caller: Person(answerAfterRings: 2, greets: false, hangsUpAfterMilliseconds: 2000))
+        try await waitFor("the service to answer") { !answeredBy.withLock { $0.isEmpty } }
+        XCTAssertEqual(answeredBy.withLock { $0 }, ["7 107 from 5550123"])
+        try await waitFor("the caller to hear the service's digit", seconds: 5) {
+            bench.notes().contains { $0.port == 7 && $0.kind == .farEndHeard(UInt8(ascii: "9")) }
+        }
+        // A number nobody serves is refused (UNOBTAINABLE, cause 1 to the network).
+        try bench.sim.placeCall(toPort: 8, from: "5550124")
+        try await waitFor("the unserved call to be refused") { bench.channel(8).details.q850Cause == .unallocatedNumber }
+        XCTAssertEqual(bench.channel(8).details.rawCause, "rejected here (cause 1: unallocated (unassigned) number)")
+    }
+
+    func testRestartFromTheNetworkEndsTheCallOnItsChannel() async throws {
+        let bench = try IsdnSpanBench()
+        defer { bench.close() }
+        let line = bench.channel(2)
+        let state = try await line.call(to: "200", timeout: .seconds(10))
+        XCTAssertEqual(state, .answered)
+        bench.network.restart(channel: 3)  // B3 is port 2
+        let ended = await line.waitForIdle(timeout: .seconds(5))
+        XCTAssertEqual(ended, .idle)
+        XCTAssertEqual(line.details.q850Cause, .temporaryFailure)
+        try await waitFor("the restarted channel to be idle") { bench.stack.status[0].bChannels[2].state == .idle }
+        let again = try await line.call(to: "300", timeout: .seconds(10))
+        XCTAssertEqual(again, .idle)
+        XCTAssertEqual(line.details.q850Cause, .userBusy, "the channel carries calls again")
     }
 
     func testACardWithBChannelsNeedsCallControl() throws {

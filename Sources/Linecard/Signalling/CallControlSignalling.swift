@@ -11,7 +11,7 @@ struct CallControlSignalling: LineSignalling {
     var name: String { "an ISDN B-channel" }
 
     var capabilities: SignallingCapabilities {
-        SignallingCapabilities(callsNumbers: true, dialsNumbers: true, takesIncomingCalls: true)
+        SignallingCapabilities(callsNumbers: true, dialsNumbers: true, takesIncomingCalls: true, bringsDialledNumbers: true)
     }
 
     func placeCall(_ channel: CallChannel, _ c: inout ChannelCore) {

@@ -69,8 +69,9 @@ struct SignallingCapabilities: Sendable {
     var takesIncomingCalls = false
     /// Caller ID arrives after the first ring: a service should wait for it.
     var sendsCallerIDAfterRing = false
-    /// A telephone on it dials numbers, to which services can be bound.
-    var collectsDialledNumbers = false
+    /// A call on it comes with the number its caller dialled (a telephone's digits on an FXS
+    /// port, the called number of an ISDN SETUP: DDI or MSN), to which services can be bound.
+    var bringsDialledNumbers = false
     /// An answered call can be handed on by hook flash (`flash`).
     var flashTransfers = false
     /// A call on it has a calling and an answering side (a fax terminal takes its part from

@@ -8,7 +8,7 @@ struct LoopStartFXS: LineSignalling {
     var name: String { "an FXS port (a telephone)" }
 
     var capabilities: SignallingCapabilities {
-        SignallingCapabilities(callsNumbers: true, collectsDialledNumbers: true)
+        SignallingCapabilities(callsNumbers: true, bringsDialledNumbers: true)
     }
 
     func placeCall(_ channel: CallChannel, _ c: inout ChannelCore) {
