@@ -11,6 +11,8 @@ public enum BChannelState: String, Sendable, Codable {
     case inCall = "in call"
     /// This side has begun clearing its call; free once the network confirms.
     case clearing
+    /// This side sent RESTART (after the D-channel came up); free at RESTART ACKNOWLEDGE.
+    case restarting
     /// The D-channel is down: no call can be placed on it.
     case outOfService = "out of service"
 }
@@ -43,6 +45,10 @@ final class IsdnSpanSession: @unchecked Sendable {
     private var card: Card?
     private var nextIncoming = -1
     private var dChannelUp = false
+    /// When channels still restarting are taken for idle: a network that never acknowledges
+    /// must not keep them out of use.
+    private var restartDeadline: ContinuousClock.Instant?
+    static let restartPatience = Duration.seconds(4)
 
     /// What other threads may read: the D-channel's state and each B-channel's.
     let status: Mutex<IsdnSpanStatus>
@@ -61,6 +67,7 @@ final class IsdnSpanSession: @unchecked Sendable {
         for i in channels.indices { channels[i].state = .outOfService }
         thread.controller = controller
         thread.handle = { [unowned self] event in handle(event) }
+        thread.onPass = { [unowned self] in giveUpRestarts() }
     }
 
     func start(card: Card) {
@@ -179,7 +186,7 @@ final class IsdnSpanSession: @unchecked Sendable {
             return
         }
         switch channels[i].state {
-        case .clearing:
+        case .clearing, .restarting:
             channels[i].pending = (setup, reference)
             return
         case .inCall, .outOfService:
@@ -261,7 +268,11 @@ final class IsdnSpanSession: @unchecked Sendable {
             }
         case .configurationError(let text):
             controller.io.lastError.withLock { $0 = text }
-        case .restartAcknowledged, .other:
+        case .restartAcknowledged(let channel):
+            for i in channels.indices where channels[i].state == .restarting && (channel < 0 || channels[i].number == channel) {
+                setIdle(i)
+            }
+        case .other:
             break
         }
     }
@@ -274,18 +285,35 @@ final class IsdnSpanSession: @unchecked Sendable {
             $0.dChannelChanges += 1
         }
         let reason = up ? nil : "the D-channel of ISDN span \(description.name) is down"
+        // Once the link is up, the user's side restarts its idle channels, so that both sides
+        // agree they are free (not on a multipoint bus, where RESTART cannot be sent).
+        let restart = up && role == .cpe && description.variant != .briMultipoint
         for i in channels.indices {
-            if channels[i].state == .idle || channels[i].state == .outOfService {
+            if channels[i].state == .idle || channels[i].state == .outOfService || channels[i].state == .restarting {
                 channels[i].state = up ? .idle : .outOfService
+                if restart, pri_reset(controller.pri, Int32(channels[i].number)) == 0 {
+                    channels[i].state = .restarting
+                    restartDeadline = .now + Self.restartPatience
+                    thread.longestWait = 500
+                }
                 publish(i)
             }
             card?.deliver(.service(outOfService: reason), port: channels[i].port, call: nil)
         }
     }
 
+    private func giveUpRestarts() {
+        guard let deadline = restartDeadline, ContinuousClock.now >= deadline else { return }
+        restartDeadline = nil
+        thread.longestWait = nil
+        for i in channels.indices where channels[i].state == .restarting { setIdle(i) }
+    }
+
     private func offer(_ call: OpaquePointer, channel: Int, called: String, calling: String, presentation: Int32) {
-        // "Any channel" takes a free one; a named one must be free.
+        // "Any channel" takes a free one; a named one must be free. A SETUP on a channel being
+        // restarted ends the restart: the network takes the channel as free.
         let i = channel < 0 ? channels.firstIndex { $0.state == .idle } : index(channel: channel)
+        if let i, channels[i].state == .restarting { channels[i].state = .idle }
         guard let i, channels[i].state == .idle, card != nil else {
             // Both causes go out as RELEASE COMPLETE, which needs no PROCEEDING first.
             pri_hangup(controller.pri, call, Int32(channel < 0 ? Q850Cause.noCircuitAvailable.value : Q850Cause.requestedChannelNotAvailable.value))

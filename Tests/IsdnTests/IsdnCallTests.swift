@@ -269,6 +269,19 @@ final class IsdnCallTests: XCTestCase {
         XCTAssertEqual(line.details.q850Cause, .userBusy, "the channel carries calls again")
     }
 
+    func testIdleChannelsAreRestartedOnceTheLinkIsUp() async throws {
+        let bench = try IsdnSpanBench()
+        defer { bench.close() }
+        // A call placed at once waits for its channel's RESTART ACKNOWLEDGE.
+        let state = try await bench.channel(29).call(to: "300", timeout: .seconds(5))
+        XCTAssertEqual(state, .idle)
+        XCTAssertEqual(bench.channel(29).details.q850Cause, .userBusy)
+        try await waitFor("every channel restarted") { bench.stack.status[0].bChannels.allSatisfy { $0.state == .idle } }
+        // SABME, 30 RESTARTs, and the call's SETUP and RELEASE at least.
+        XCTAssertGreaterThanOrEqual(bench.stack.status[0].framesOut, 33)
+        XCTAssertEqual(bench.stack.status[0].frameErrors, 0)
+    }
+
     func testACardWithBChannelsNeedsCallControl() throws {
         let sim = try SimulatedCard(isdn: .bri)
         XCTAssertThrowsError(try Card(backend: sim, engine: EngineConfiguration(clock: .paced), localChannels: 0)) { error in
