@@ -141,10 +141,12 @@ let package = Package(
 
         // Benchmarks: a plain C loop over spandsp as the baseline, and the engine beside it.
         .target(name: "CBaseline", dependencies: ["CSpanDSP"], path: "Benchmarks/CBaseline"),
+        // The ISDN benchmark's baseline: two libpri controllers in a plain C loop.
+        .target(name: "CIsdnBaseline", dependencies: ["CLibPri"], path: "Benchmarks/CIsdnBaseline"),
         .executableTarget(
             name: "linecard-bench",
             dependencies: [
-                "CBaseline", "LinecardEngine", "SimulatedCard", "Linecard",
+                "CBaseline", "CIsdnBaseline", "LinecardEngine", "SimulatedCard", "Linecard", "LinecardISDN", "LinecardCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks/linecard-bench"),

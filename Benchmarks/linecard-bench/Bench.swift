@@ -12,7 +12,7 @@ struct Bench: AsyncParsableCommand {
         commandName: "linecard-bench",
         abstract: "Benchmarks of the Linecard engine, each against a baseline run in the same process.",
         discussion: "Build in release mode: swift run -c release linecard-bench engine. docs/PERFORMANCE.md records the figures.",
-        subcommands: [EngineBench.self, PacedBench.self, LatencyBench.self, FaxBench.self])
+        subcommands: [EngineBench.self, PacedBench.self, LatencyBench.self, FaxBench.self, IsdnBench.self])
 }
 
 /// DTMF generation and detection on every channel: raw spandsp in a C loop, then the same

@@ -18,10 +18,23 @@ public final class SimulatedIsdnNetwork: @unchecked Sendable {
     /// The B-channel's call, by port (the thread's own).
     private var calls: [Int: OpaquePointer] = [:]
     private let up = Atomic<Bool>(false)
+    private let answering: Answering
 
-    /// - Parameter timers: libpri timers changed from their defaults (tests shorten the
-    ///   link's T200/T203 so that a cut link is seen in seconds).
-    public init(card sim: SimulatedCard, timers: IsdnTimers = IsdnTimers()) throws(IsdnError) {
+    /// How the network treats a SETUP from the card.
+    public enum Answering: Sendable {
+        /// The exchange routes the number by its numbering plan (the default).
+        case byNumberingPlan
+        /// Every call is answered at once (CALL PROCEEDING, ALERTING, CONNECT), whatever its
+        /// number, with no far end on the B-channel: a load for benchmarks of call setup.
+        case atOnce
+    }
+
+    /// - Parameters:
+    ///   - timers: libpri timers changed from their defaults (tests shorten the link's
+    ///     T200/T203 so that a cut link is seen in seconds).
+    ///   - answering: how calls from the card are treated.
+    public init(card sim: SimulatedCard, timers: IsdnTimers = IsdnTimers(), answering: Answering = .byNumberingPlan) throws(IsdnError) {
+        self.answering = answering
         guard let span = sim.isdnSpans.first, sim.isdnNetworkSocket >= 0 else {
             throw IsdnError("\(sim.name) has no ISDN span: make it with SimulatedCard(isdn:)")
         }
@@ -78,6 +91,11 @@ public final class SimulatedIsdnNetwork: @unchecked Sendable {
             }
             calls[port] = call
             pri_proceeding(controller.pri, call, Int32(channel), 0)
+            if answering == .atOnce {
+                pri_acknowledge(controller.pri, call, Int32(channel), 1)
+                pri_answer(controller.pri, call, Int32(channel), 0)
+                return
+            }
             do { try sim.networkSeize(port: port, number: called) } catch {
                 pri_hangup(controller.pri, call, Int32(Q850Cause.invalidNumberFormat.value))
             }
@@ -85,26 +103,25 @@ public final class SimulatedIsdnNetwork: @unchecked Sendable {
             if let port = port(of: call) { try? sim.networkAnswerOffered(port: port) }
         case .hangupRequest(let call, _, let cause):
             pri_hangup(controller.pri, call, Int32(cause))
-            if let port = port(of: call) {
-                calls[port] = nil
-                try? sim.networkRelease(port: port)
-            }
+            ended(call)
         case .hangup(let call, _, let cause):
             pri_hangup(controller.pri, call, Int32(cause))
-            if let port = port(of: call) {
-                calls[port] = nil
-                try? sim.networkRelease(port: port)
-            }
+            ended(call)
         case .hangupAcknowledged(let call, _):
-            if let port = port(of: call) {
-                calls[port] = nil
-                try? sim.networkRelease(port: port)
-            }
+            ended(call)
         default: break
         }
     }
 
     private func port(of call: OpaquePointer) -> Int? { calls.first { $0.value == call }?.key }
+
+    /// The terminal's side of `call` is over: the exchange's line is let go.
+    private func ended(_ call: OpaquePointer) {
+        guard let port = port(of: call) else { return }
+        calls[port] = nil
+        // Calls answered at once never reached the exchange's lines.
+        if answering == .byNumberingPlan { try? sim.networkRelease(port: port) }
+    }
 
     private func readSignals() {
         while let signal = sim.nextNetworkSignal() {
