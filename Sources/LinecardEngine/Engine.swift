@@ -76,7 +76,8 @@ public final class Engine: @unchecked Sendable {
         scratch.initialize(repeating: 0, count: bs)
         toneSlots = .allocate(capacity: Self.toneCapacity)
         toneSlots.initialize(repeating: nil, count: Self.toneCapacity)
-        commands = CommandQueue(capacity: configuration.commandCapacity)
+        // Room for two ticks' worth of commands, whatever the configuration asks.
+        commands = CommandQueue(capacity: max(configuration.commandCapacity, 64 * configuration.blockSize))
         events = SPSCQueue(capacity: configuration.eventCapacity)
 
         let silence = ToneDescriptor(.continuous(0, level: -99))
@@ -206,9 +207,9 @@ public final class Engine: @unchecked Sendable {
 
     private func submitInternal(_ command: EngineCommand) throws {
         if commands.push(command) { return }
-        // Full: a burst of commands outran the tick, which drains 256 a tick (and all of them
-        // while virtual time is held). Losing a command would leave a timer unset or a play
-        // running, so the program waits for room, up to a tenth of a second.
+        // Full: a burst of commands outran the tick, which drains 32 a sample of its block.
+        // Losing a command would leave a timer unset or a play running, so the program waits
+        // for room, up to a tenth of a second.
         if running.load(ordering: .acquiring) {
             for _ in 0..<2000 {
                 usleep(50)
@@ -454,7 +455,9 @@ public final class Engine: @unchecked Sendable {
     /// One tick: commands, read, line signals, receive pipelines, transmit pipelines, write.
     func tick() {
         let bs = configuration.blockSize
-        var budget = 256
+        // 32 commands a sample of the block: the same 256,000 a second at every block size,
+        // so a long block does not throttle a program that commands many calls at once.
+        var budget = 32 * bs
         while budget > 0, let command = commands.pop() {
             apply(command)
             budget -= 1
