@@ -30,12 +30,16 @@ final class DChannelIO: @unchecked Sendable {
     /// thread's alone.
     var message: ((String) -> Void)?
     let lastError = Mutex<String?>(nil)
+    /// Whether the last read found a frame (the session thread's): libpri's answer alone
+    /// cannot tell "no frame" from "a frame that made no event".
+    var readFrame = false
 
     init(fd: Int32) { self.fd = fd }
 
     func read(into buffer: UnsafeMutableRawPointer, capacity: Int) -> Int32 {
         guard capacity > 2 else { return 0 }
         let count = recv(fd, buffer, capacity - 2, Int32(MSG_DONTWAIT))
+        readFrame = count > 0
         guard count > 0 else { return 0 }
         if cut.load(ordering: .relaxed) { return 0 }
         framesIn.add(1, ordering: .relaxed)

@@ -38,7 +38,13 @@ final class PriThread: @unchecked Sendable {
 
     /// Runs `work` on the thread, after the work posted before it.
     func post(_ work: @escaping @Sendable () -> Void) {
-        posted.withLock { $0.append(work) }
+        // Work already waiting has woken the thread, which takes the whole list after reading
+        // the eventfd: only the first of a run needs to wake it.
+        let first = posted.withLock { list in
+            list.append(work)
+            return list.count == 1
+        }
+        guard first else { return }
         var one: UInt64 = 1
         _ = Glibc.write(wake, &one, 8)
     }
@@ -70,7 +76,12 @@ final class PriThread: @unchecked Sendable {
                 _ = Glibc.read(wake, &count, 8)
                 for work in posted.withLock({ list in defer { list.removeAll() }; return list }) { work() }
             }
-            if fds[0].revents & Int16(POLLIN) != 0, let event = controller.readEvent() { handle(event) }
+            if fds[0].revents & Int16(POLLIN) != 0 {
+                // Every frame waiting, before the next poll: a busy span's messages come in runs.
+                repeat {
+                    if let event = controller.readEvent() { handle(event) }
+                } while controller.io.readFrame
+            }
             controller.runTimers { handle($0) }
             onPass?()
         }
