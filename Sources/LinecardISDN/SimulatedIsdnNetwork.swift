@@ -135,13 +135,15 @@ public final class SimulatedIsdnNetwork: @unchecked Sendable {
                 // The call stays known until the terminal's RELEASE, which frees the channel.
                 if let call = calls[port] { pri_hangup(controller.pri, call, signal.cause) }
             case .offering:
-                offer(port: port)
+                let caller = Int(signal.cause)
+                offer(port: port, from: caller >= 0 ? OfferedCall(callingNumber: sim.number(ofPort: caller), presentationAllowed: true)
+                                                    : sim.offeredCall(port: port))
             }
         }
     }
 
-    private func offer(port: Int) {
-        guard calls[port] == nil, let offered = sim.offeredCall(port: port), let call = pri_new_call(controller.pri) else {
+    private func offer(port: Int, from offered: OfferedCall?) {
+        guard calls[port] == nil, let offered, let call = pri_new_call(controller.pri) else {
             try? sim.networkRelease(port: port)
             return
         }

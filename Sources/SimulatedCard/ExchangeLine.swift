@@ -193,8 +193,10 @@ final class ExchangeLine {
         ringLimit = limit
         ringPhaseEnd = exchange.now + exchange.ringCadence[0]
         if digital {
-            // The network offers the call by SETUP; the caller's number travels with it.
-            exchange.signal(port, .offering)
+            // The network offers the call by SETUP; the caller's number travels with it: a
+            // port of the card calling says which (its number is 100 + port), a scripted
+            // caller's is kept with the card (`offeredCall`).
+            exchange.signal(port, .offering, cause: peerRef.map { Int32($0.takeUnretainedValue().port) } ?? -1)
         } else {
             exchange.post(port, .ringBegin)
         }
@@ -250,7 +252,13 @@ final class ExchangeLine {
         onHookSince = -1
         switch state {
         case .idle: break
-        case .incoming: stopRinging(callerGaveUp: false)
+        case .incoming:
+            // Refused here: a B-channel of the card that called hears it refused.
+            if let caller = peer, caller.digital, caller.state == .ringingOut {
+                caller.peerRef = nil
+                caller.refuse(cause: 21)
+            }
+            stopRinging(callerGaveUp: false)
         default: hangUp()
         }
     }
@@ -443,9 +451,8 @@ final class ExchangeLine {
 
     private func route(toPort target: Int) {
         exchange.note(port, .routed(.port))
-        // Calls between B-channels of the simulated span are not routed (yet).
-        if digital { return refuse(cause: 1) }
         guard target < exchange.lines.count, let line = exchange.lines[target], line !== self, line.ring(fromPort: self) else {
+            if digital { return refuse(cause: 17) }
             setPath(exchange.portPath)
             enter(.busy)
             play(exchange.tones[.busy])
@@ -456,6 +463,7 @@ final class ExchangeLine {
         answerAt = -1
         enter(.ringingOut)
         play(exchange.tones[.ringback])
+        if digital { exchange.signal(port, .alerting) }
     }
 
     // MARK: Per tick

@@ -50,8 +50,8 @@ public struct NetworkSignal: Sendable, BitwiseCopyable, Equatable {
         case answered
         /// The call is over on the network's side with `cause` (DISCONNECT).
         case cleared
-        /// A caller offers a call on this B-channel (SETUP): `SimulatedCard.offeredCall(port:)`
-        /// says who.
+        /// A caller offers a call on this B-channel (SETUP): `cause` holds the calling port of
+        /// the card, or -1 for a scripted caller, whom `SimulatedCard.offeredCall(port:)` names.
         case offering
     }
 

@@ -366,4 +366,9 @@ public struct OfferedCall: Sendable, Equatable {
     public var callingNumber: String
     /// False: the caller withheld their number (presentation restricted).
     public var presentationAllowed: Bool
+
+    public init(callingNumber: String, presentationAllowed: Bool) {
+        self.callingNumber = callingNumber
+        self.presentationAllowed = presentationAllowed
+    }
 }

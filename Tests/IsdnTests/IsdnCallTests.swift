@@ -282,6 +282,38 @@ final class IsdnCallTests: XCTestCase {
         XCTAssertEqual(bench.stack.status[0].frameErrors, 0)
     }
 
+    func testOneBChannelCallsAnother() async throws {
+        let bench = try IsdnSpanBench()
+        defer { bench.close() }
+        let a = bench.channel(0), b = bench.channel(9)
+        try a.startCall(to: bench.sim.number(ofPort: 9), from: "2000", timeout: .seconds(10))
+        let offered = try await b.waitForIncomingCall(timeout: .seconds(5))
+        XCTAssertEqual(offered, .ringIncoming)
+        XCTAssertEqual(b.details.callingNumber, bench.sim.number(ofPort: 0), "the network presents the calling line's own number")
+        let ringing = await a.waitForState(within: .seconds(2)) { $0 == .ringOutgoing }
+        XCTAssertEqual(ringing, .ringOutgoing)
+        _ = try await b.answer()
+        let answered = await a.waitForAnswer(timeout: .seconds(5))
+        XCTAssertEqual(answered, .answered)
+        _ = try await a.dtmfPlayer.play("47")
+        let heard = try await b.dtmfDetector.getDigits(count: 2, predigitsTimeout: .seconds(3))
+        XCTAssertEqual(heard, "47")
+        await b.hangUp()
+        let ended = await a.waitForIdle(timeout: .seconds(5))
+        XCTAssertEqual(ended, .idle)
+        XCTAssertEqual(a.details.q850Cause, .normalClearing)
+
+        // Refused at the far B-channel: the caller hears why.
+        try await waitFor("both channels idle") { bench.stack.status[0].bChannels.allSatisfy { $0.state == .idle } }
+        try a.startCall(to: bench.sim.number(ofPort: 9), timeout: .seconds(10))
+        _ = try await b.waitForIncomingCall(timeout: .seconds(5))
+        _ = try b.reject(cause: .busy)
+        let refused = await a.waitForIdle(timeout: .seconds(5))
+        XCTAssertEqual(refused, .idle)
+        XCTAssertEqual(a.details.q850Cause, .callRejected)
+        XCTAssertEqual(a.cause, .rejected)
+    }
+
     func testACardWithBChannelsNeedsCallControl() throws {
         let sim = try SimulatedCard(isdn: .bri)
         XCTAssertThrowsError(try Card(backend: sim, engine: EngineConfiguration(clock: .paced), localChannels: 0)) { error in

@@ -55,6 +55,15 @@ final class LinecardToolTests: XCTestCase {
         XCTAssertTrue(out.contains("e1, t1, bri and bri-ptmp"), out)
     }
 
+    /// One B-channel calls another across the simulated BRI: tone, echo, DTMF and a fax page
+    /// over ISDN, as over analog lines.
+    func testSelftestAcrossASimulatedBRI() throws {
+        let (status, out) = try run(["selftest", "--card", "sim:bri", "--from", "0", "--to", "1"])
+        XCTAssertEqual(status, 0, out)
+        XCTAssertTrue(out.contains("pass  fax page"), out)
+        XCTAssertTrue(out.contains("selftest passed"), out)
+    }
+
     func testDTMFGenerateDetectAndSend() throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("dtmf-\(UUID().uuidString).wav").path
         defer { try? FileManager.default.removeItem(atPath: file) }

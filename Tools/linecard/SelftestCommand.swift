@@ -16,6 +16,9 @@ struct SelftestCommand: AsyncParsableCommand {
             return loss). All 16 DTMF digits go from A to B and must arrive in order. A faxes
             B one page, which must arrive pixel for pixel.
 
+            On a simulated ISDN span (--card sim:e1) A's SETUP for 100+B reaches B as an
+            incoming SETUP, and a refusal prints its Q.850 cause.
+
             On DAHDI the channels are DAHDI channel numbers: an FXS port (fxoks signalling)
             rings a looped FXO port, an FXO port dials --number, and two clear channels
             (looped spans, a loop cable on a T1/E1) are connected at once.
@@ -52,11 +55,14 @@ struct SelftestCommand: AsyncParsableCommand {
                     throw fail("channel \(from) is an FXO line: give --number, the number that reaches channel \(to)")
                 }
                 try a.startCall(to: number ?? (opened.simulated != nil ? "\(100 + to)" : ""), timeout: .seconds(30))
-                guard try await b.waitForIncomingCall(timeout: .seconds(15)) == .callIncoming else {
-                    throw fail("channel \(to) saw no call from channel \(from)")
+                let incoming = try await b.waitForIncomingCall(timeout: .seconds(15))
+                guard incoming == .callIncoming || incoming == .ringIncoming else {
+                    throw fail("channel \(to) saw no call from channel \(from)" + (a.state == .idle ? ": \(a.cause.rawValue) (\(a.details.rawCause))" : ""))
                 }
                 _ = try await b.answer()
-                guard await a.waitForAnswer(timeout: .seconds(15)) == .answered else { throw fail("the loop call was not answered") }
+                guard await a.waitForAnswer(timeout: .seconds(15)) == .answered else {
+                    throw fail("the loop call was not answered: \(a.cause.rawValue) (\(a.details.rawCause))")
+                }
             }
             checks.append(Check(name: "loop call", value: "answered", limit: "answered", passed: true))
 
