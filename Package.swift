@@ -94,7 +94,7 @@ let package = Package(
         // ISDN call control (libpri) for B-channel ports, and the simulated exchange's network side.
         .target(
             name: "LinecardISDN",
-            dependencies: ["Linecard", "LinecardCore", "LinecardEngine", "SimulatedCard", "CLibPri",
+            dependencies: ["Linecard", "LinecardCore", "LinecardEngine", "SimulatedCard", "DahdiCard", "CLibPri",
                            .product(name: "SystemPackage", package: "swift-system")]),
         // The one description of which card to open, for the gateway and the tool.
         .target(name: "LinecardCards", dependencies: ["Linecard", "LinecardEngine", "LinecardDSP", "SimulatedCard", "DahdiCard", "AlsaCard", "LinecardISDN"]),
@@ -164,7 +164,7 @@ let package = Package(
         // XrunPlugin is C the test compiles into an ALSA plugin at run time.
         .testTarget(name: "AlsaCardTests", dependencies: ["AlsaCard", "LinecardEngine"], exclude: ["XrunPlugin"]),
         // Runs for real inside the QEMU guest of Tools/dahdi-guest/run.sh; skips elsewhere.
-        .testTarget(name: "DahdiCardTests", dependencies: ["DahdiCard", "CDahdi", "CSpanDSP", "Linecard", "LinecardEngine", "AllocationCounter", "ToolRunner"]),
+        .testTarget(name: "DahdiCardTests", dependencies: ["DahdiCard", "CDahdi", "CSpanDSP", "Linecard", "LinecardEngine", "LinecardISDN", "AllocationCounter", "ToolRunner"]),
         .testTarget(name: "LinecardTests", dependencies: ["Linecard", "SimulatedCard", "LinecardEngine", "LinecardDSP"]),
         .testTarget(name: "IsdnTests", dependencies: ["LinecardISDN", "Linecard", "SimulatedCard", "LinecardEngine", "LinecardCards"]),
         // Runs the tools as processes; depending on them makes `swift build --build-tests` build them.

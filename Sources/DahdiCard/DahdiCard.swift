@@ -14,9 +14,12 @@ import SystemPackage
 /// fails with `ELAST`; they become line events for the call layer. A channel whose device
 /// goes away reports `removed` and carries silence; a span in alarm reports `alarm` and
 /// `alarmCleared` when it recovers.
-public final class DahdiCard: CardBackend, @unchecked Sendable {
+public final class DahdiCard: IsdnCard, @unchecked Sendable {
     public let name: String
     public let ports: [PortDescription]
+    /// The ISDN spans among the chosen channels: a span with a D-channel (`dchan=` or
+    /// `hardhdlc=`) and B-channels (`bchan=`) chosen here.
+    public let isdnSpans: [IsdnSpanDescription]
     public var clock: CardClock { .card }
     /// The DAHDI channel number behind each port.
     public let channelNumbers: [Int]
@@ -67,8 +70,25 @@ public final class DahdiCard: CardBackend, @unchecked Sendable {
         self.name = name
         self.channelPath = channelPath
         channelNumbers = chosen.map(\.number)
+        // A span with a D-channel is ISDN: its clear channels are B-channels, carried by
+        // Q.931 over the D-channel (LinecardISDN), not standing connections.
+        var isdn: [IsdnSpanDescription] = []
+        var bearerChannels: Set<Int> = []
+        for span in spans {
+            guard let dChannel = span.channels.first(where: { $0.signalling == "hdlcfcs" || $0.signalling == "hardhdlc" }) else { continue }
+            var bearers: [Int: Int] = [:]
+            for (i, ch) in chosen.enumerated() where ch.span == span.number && ch.kind == .clear {
+                bearers[ch.position] = i
+                bearerChannels.insert(ch.number)
+            }
+            guard !bearers.isEmpty else { continue }
+            isdn.append(IsdnSpanDescription(name: "dahdi span \(span.number)", variant: Self.variant(of: span), bearers: bearers,
+                                            dChannel: .dahdi(channel: dChannel.number)))
+        }
+        isdnSpans = isdn
         ports = chosen.enumerated().map { i, ch in
-            PortDescription(index: i, name: "\(ch.number) (span \(ch.span): \(ch.name))", kind: ch.kind!,
+            PortDescription(index: i, name: "\(ch.number) (span \(ch.span): \(ch.name))",
+                            kind: bearerChannels.contains(ch.number) ? .isdnBearer : ch.kind!,
                             signalling: ch.signalling, alarms: ch.alarms)
         }
         count = chosen.count
@@ -125,7 +145,7 @@ public final class DahdiCard: CardBackend, @unchecked Sendable {
             try channel.setBlockSize(blockSize)
             // A clear (bchan) channel passes bytes untouched until it is put in audio mode,
             // as Asterisk does for a voice call on a B channel; linear mode needs audio mode.
-            if ports[port].kind == .clear { try channel.enterAudioMode() }
+            if ports[port].kind == .clear || ports[port].kind == .isdnBearer { try channel.enterAudioMode() }
             try channel.enterLinearMode()
             // Four blocks each way: enough to ride out a late tick, little enough to keep the
             // delay low. Transmit starts when half are full, so a late write does not underrun.
@@ -341,6 +361,14 @@ public final class DahdiCard: CardBackend, @unchecked Sendable {
     public func nextLineEvent() -> LineEvent? { events.pop() }
 
     // MARK: Errors
+
+    /// E1, T1 or BRI, by the driver's span type, else by its size (3 channels: BRI; 24: T1).
+    static func variant(of span: DahdiSpan) -> IsdnSpanDescription.Variant {
+        let type = span.type.uppercased()
+        if type.contains("BRI") || span.totalChannels == 3 { return .bri }
+        if type.contains("T1") || type.contains("J1") || span.totalChannels == 24 { return .t1 }
+        return .e1
+    }
 
     static func summary(_ channels: [DahdiChannel]) -> String {
         let audio = channels.filter { $0.kind != nil }.map(\.number)

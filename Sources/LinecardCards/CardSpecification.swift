@@ -126,9 +126,18 @@ public struct CardSpecification: Sendable, Equatable, Codable {
             return OpenedCard(card: card, simulated: sim, dahdiChannels: nil)
         case .dahdi:
             let dahdi = try DahdiCard(channels: channels)
-            let card = try Card(backend: dahdi, engine: EngineConfiguration(blockSize: blockSize, realtime: realtime, tonePlan: plan),
-                                localChannels: localChannels)
-            return OpenedCard(card: card, simulated: nil, dahdiChannels: dahdi.channelNumbers)
+            // Spans with a D-channel carry their B-channels' calls by Q.931, as the user's side.
+            let isdn = dahdi.isdnSpans.isEmpty ? nil : try IsdnStack(card: dahdi)
+            let card: Card
+            do {
+                card = try Card(backend: dahdi, engine: EngineConfiguration(blockSize: blockSize, realtime: realtime, tonePlan: plan),
+                                localChannels: localChannels, callControl: isdn)
+            } catch {
+                isdn?.stop()
+                throw error
+            }
+            isdn?.start(card)
+            return OpenedCard(card: card, simulated: nil, dahdiChannels: dahdi.channelNumbers, isdn: isdn)
         case .alsa:
             let alsa = try AlsaCard(devices: devices)
             let card = try Card(backend: alsa, engine: EngineConfiguration(blockSize: blockSize, realtime: realtime, tonePlan: plan),

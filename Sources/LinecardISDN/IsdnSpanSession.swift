@@ -1,4 +1,5 @@
 import CLibPri
+import DahdiCard
 import Foundation
 import Linecard
 import LinecardCore
@@ -26,6 +27,8 @@ final class IsdnSpanSession: @unchecked Sendable {
     let role: IsdnRole
     private let thread: PriThread
     private let controller: PriController
+    /// The D-channel on DAHDI (nil: a socket pair, the simulated span's).
+    private let dahdi: DahdiDChannel?
 
     private struct BChannel {
         let number: Int
@@ -54,12 +57,20 @@ final class IsdnSpanSession: @unchecked Sendable {
     let status: Mutex<IsdnSpanStatus>
 
     init(span: IsdnSpanDescription, role: IsdnRole, timers: IsdnTimers) throws(IsdnError) {
-        guard case .socket(let fd) = span.dChannel else {
-            throw IsdnError("span \(span.name): its D-channel is a DAHDI channel, and this build drives only simulated D-channels so far")
+        let io: DChannelIO
+        switch span.dChannel {
+        case .socket(let fd):
+            io = DChannelIO(fd: fd)
+            dahdi = nil
+        case .dahdi(let channel):
+            let opened: DahdiDChannel
+            do { opened = try DahdiDChannel(channel: channel) } catch { throw IsdnError("span \(span.name): \(error)") }
+            io = DChannelIO(fd: opened.fileDescriptor, framing: .dahdi)
+            dahdi = opened
         }
         description = span
         self.role = role
-        controller = try PriController(io: DChannelIO(fd: fd), role: role, variant: span.variant, timers: timers)
+        controller = try PriController(io: io, role: role, variant: span.variant, timers: timers)
         thread = try PriThread(name: "linecard-isdn \(span.name)")
         channels = span.bearers.sorted { $0.key < $1.key }.map { BChannel(number: $0.key, port: $0.value) }
         status = Mutex(IsdnSpanStatus(name: span.name, variant: span.variant, role: role, dChannelUp: false,
@@ -68,6 +79,11 @@ final class IsdnSpanSession: @unchecked Sendable {
         thread.controller = controller
         thread.handle = { [unowned self] event in handle(event) }
         thread.onPass = { [unowned self] in giveUpRestarts() }
+        if let dahdi {
+            io.eventsPending = { [unowned self] in takeEvents(dahdi) }
+            let alarmed = dahdi.alarmed
+            status.withLock { $0.alarmed = alarmed }
+        }
     }
 
     func start(card: Card) {
@@ -302,6 +318,20 @@ final class IsdnSpanSession: @unchecked Sendable {
         }
     }
 
+    /// DAHDI's events on the D-channel: frame errors counted, the span's alarm kept.
+    private func takeEvents(_ dahdi: DahdiDChannel) {
+        while let event = dahdi.nextEvent() {
+            status.withLock { status in
+                switch DChannelEvent(event) {
+                case .badFCS, .abort, .overrun: status.hdlcErrors += 1
+                case .alarm, .removed: status.alarmed = true
+                case .alarmCleared: status.alarmed = false
+                case .other: break
+                }
+            }
+        }
+    }
+
     private func giveUpRestarts() {
         guard let deadline = restartDeadline, ContinuousClock.now >= deadline else { return }
         restartDeadline = nil
@@ -359,4 +389,8 @@ public struct IsdnSpanStatus: Sendable, Codable, Equatable {
     /// Frames libpri refused or could not send, and the last such error in its words.
     public var frameErrors = 0
     public var lastError: String?
+    /// On DAHDI: frames the driver dropped (bad FCS, abort, overrun), and whether the span
+    /// is in alarm.
+    public var hdlcErrors = 0
+    public var alarmed = false
 }

@@ -12,12 +12,18 @@ public enum IsdnRole: String, Sendable, Codable, CaseIterable {
     case network
 }
 
-/// The D-channel as libpri's I/O callbacks see it: one frame per message of a
-/// `SOCK_SEQPACKET` socket, without FCS. libpri writes every frame with 2 placeholder bytes
-/// for the FCS a real HDLC driver fills in, and strips 2 bytes from every frame it reads;
-/// over a socket the write drops them and the read adds them back.
+/// The D-channel as libpri's I/O callbacks see it. libpri writes every frame with 2
+/// placeholder bytes for the FCS a real HDLC driver fills in, and strips 2 bytes from every
+/// frame it reads. A DAHDI HDLC channel works that way; over a `SOCK_SEQPACKET` socket (one
+/// message a frame, no FCS) the write drops them and the read adds them back.
 final class DChannelIO: @unchecked Sendable {
+    enum Framing { case socket, dahdi }
+
     let fd: Int32
+    let framing: Framing
+    /// DAHDI's events on the channel are waiting (a read failed with ELAST, or poll said
+    /// POLLPRI): the session takes them. The session thread's.
+    var eventsPending: (() -> Void)?
     /// A cut link, for tests: every frame is lost both ways at this end.
     let cut = Atomic<Bool>(false)
     /// Frames to corrupt on arrival, for tests: a malformed frame from the far end.
@@ -34,10 +40,14 @@ final class DChannelIO: @unchecked Sendable {
     /// cannot tell "no frame" from "a frame that made no event".
     var readFrame = false
 
-    init(fd: Int32) { self.fd = fd }
+    init(fd: Int32, framing: Framing = .socket) {
+        self.fd = fd
+        self.framing = framing
+    }
 
     func read(into buffer: UnsafeMutableRawPointer, capacity: Int) -> Int32 {
         guard capacity > 2 else { return 0 }
+        if framing == .dahdi { return readHDLC(into: buffer, capacity: capacity) }
         let count = recv(fd, buffer, capacity - 2, Int32(MSG_DONTWAIT))
         readFrame = count > 0
         guard count > 0 else { return 0 }
@@ -54,9 +64,27 @@ final class DChannelIO: @unchecked Sendable {
         return Int32(count + 2)
     }
 
+    /// One frame from a DAHDI HDLC channel, its FCS included.
+    private func readHDLC(into buffer: UnsafeMutableRawPointer, capacity: Int) -> Int32 {
+        let count = Glibc.read(fd, buffer, capacity)
+        readFrame = count > 0
+        guard count > 2 else {
+            if count < 0, errno == 500 { eventsPending?() }  // ELAST: an event is waiting
+            return 0
+        }
+        if cut.load(ordering: .relaxed) { return 0 }
+        framesIn.add(1, ordering: .relaxed)
+        return Int32(count)
+    }
+
     func write(_ buffer: UnsafeRawPointer, length: Int) -> Int32 {
         guard length > 2 else { return 0 }
         if cut.load(ordering: .relaxed) { return Int32(length) }
+        if framing == .dahdi {
+            guard Glibc.write(fd, buffer, length) == length else { return 0 }
+            framesOut.add(1, ordering: .relaxed)
+            return Int32(length)
+        }
         let sent = send(fd, buffer, length - 2, Int32(MSG_DONTWAIT | MSG_NOSIGNAL))
         guard sent == length - 2 else { return 0 }
         framesOut.add(1, ordering: .relaxed)

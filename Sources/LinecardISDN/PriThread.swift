@@ -12,6 +12,7 @@ final class PriThread: @unchecked Sendable {
     private let wake: Int32
     private let posted = Mutex<[@Sendable () -> Void]>([])
     private let stopping = Atomic<Bool>(false)
+    private let started = Atomic<Bool>(false)
     private let stopped = DispatchSemaphore(value: 0)
     private let name: String
     /// Set before `start`, then the thread's own.
@@ -31,6 +32,7 @@ final class PriThread: @unchecked Sendable {
     deinit { close(wake) }
 
     func start() {
+        guard !started.exchange(true, ordering: .acquiringAndReleasing) else { return }
         let thread = Thread { [self] in run() }
         thread.name = name
         thread.start()
@@ -51,7 +53,7 @@ final class PriThread: @unchecked Sendable {
 
     /// Ends the thread and waits for it.
     func stop() {
-        guard !stopping.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        guard !stopping.exchange(true, ordering: .acquiringAndReleasing), started.load(ordering: .acquiring) else { return }
         var one: UInt64 = 1
         _ = Glibc.write(wake, &one, 8)
         stopped.wait()
@@ -63,7 +65,7 @@ final class PriThread: @unchecked Sendable {
             LineThreads.leave()
             stopped.signal()
         }
-        var fds = [pollfd(fd: controller.io.fd, events: Int16(POLLIN), revents: 0), pollfd(fd: wake, events: Int16(POLLIN), revents: 0)]
+        var fds = [pollfd(fd: controller.io.fd, events: Int16(POLLIN | POLLPRI), revents: 0), pollfd(fd: wake, events: Int16(POLLIN), revents: 0)]
         while !stopping.load(ordering: .acquiring) {
             var timeout = controller.millisecondsToNextTimer() ?? -1
             if let longestWait { timeout = timeout < 0 ? longestWait : min(timeout, longestWait) }
@@ -76,6 +78,7 @@ final class PriThread: @unchecked Sendable {
                 _ = Glibc.read(wake, &count, 8)
                 for work in posted.withLock({ list in defer { list.removeAll() }; return list }) { work() }
             }
+            if fds[0].revents & Int16(POLLPRI) != 0 { controller.io.eventsPending?() }
             if fds[0].revents & Int16(POLLIN) != 0 {
                 // Every frame waiting, before the next poll: a busy span's messages come in runs.
                 repeat {

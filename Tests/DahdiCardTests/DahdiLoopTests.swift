@@ -37,15 +37,16 @@ class DahdiGuestTestCase: XCTestCase {
 final class DahdiLoopTests: DahdiGuestTestCase {
     func testEnumerationShowsTheLoopedSpans() throws {
         let spans = try DahdiScanner.scan()
-        XCTAssertEqual(spans.count, 4, "\(spans)")
-        XCTAssertEqual(spans.map { $0.channels.map(\.number) }, [[1, 2, 3, 4], [5, 6, 7, 8], [9, 10], [11, 12]])
+        XCTAssertEqual(spans.count, 6, "\(spans)")
+        XCTAssertEqual(spans.map { $0.channels.map(\.number) }, [[1, 2, 3, 4], [5, 6, 7, 8], [9, 10], [11, 12], [13, 14, 15], [16, 17, 18]])
         XCTAssertEqual(spans.flatMap { $0.channels.map(\.signalling) },
-                       ["clear", "clear", "clear", "clear", "clear", "clear", "clear", "clear", "fxoks", "fxoks", "fxsks", "fxsks"])
+                       ["clear", "clear", "clear", "clear", "clear", "clear", "clear", "clear", "fxoks", "fxoks", "fxsks", "fxsks",
+                        "clear", "clear", "hdlcfcs", "clear", "clear", "hdlcfcs"])
         XCTAssertTrue(spans.allSatisfy { $0.name.hasPrefix("DYN/") || $0.description.contains("loc") || !$0.name.isEmpty }, "\(spans.map(\.name))")
-        XCTAssertEqual(spans.map(\.alarms), [[], [], [], []], "looped spans are in sync")
+        XCTAssertEqual(spans.map(\.alarms), [[], [], [], [], [], []], "looped spans are in sync")
         let card = try DahdiCard()
-        XCTAssertEqual(card.channelNumbers, Array(1...12))
-        XCTAssertEqual(card.ports.map(\.kind), Array(repeating: .clear, count: 8) + [.fxs, .fxs, .fxo, .fxo])
+        XCTAssertEqual(card.channelNumbers, Array(1...14) + [16, 17], "D-channels are not audio ports")
+        XCTAssertEqual(card.ports.map(\.kind), Array(repeating: .clear, count: 8) + [.fxs, .fxs, .fxo, .fxo] + Array(repeating: .isdnBearer, count: 4))
         for span in spans { print("dahdi span \(span.number): \(span.name) \"\(span.description)\" \(span.type), channels \(span.channels.map { "\($0.number) \($0.signalling)" })") }
 
         XCTAssertThrowsError(try DahdiCard(channels: [99])) { XCTAssertTrue("\($0)".contains("there is no DAHDI channel 99"), "\($0)") }

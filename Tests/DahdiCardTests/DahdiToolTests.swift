@@ -11,13 +11,14 @@ final class DahdiToolTests: DahdiGuestTestCase {
         XCTAssertEqual(status, 0, out)
         let listing = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any], out)
         let spans = try XCTUnwrap(listing["spans"] as? [[String: Any]])
-        XCTAssertEqual(spans.count, 4)
+        XCTAssertEqual(spans.count, 6)
         let channels = spans.flatMap { $0["channels"] as? [[String: Any]] ?? [] }
-        XCTAssertEqual(channels.compactMap { $0["number"] as? Int }, Array(1...12))
-        XCTAssertEqual(channels.compactMap { $0["signalling"] as? String }.suffix(4), ["fxoks", "fxoks", "fxsks", "fxsks"])
+        XCTAssertEqual(channels.compactMap { $0["number"] as? Int }, Array(1...18))
+        XCTAssertEqual(Array(channels.compactMap { $0["signalling"] as? String }[8...]),
+                       ["fxoks", "fxoks", "fxsks", "fxsks", "clear", "clear", "hdlcfcs", "clear", "clear", "hdlcfcs"])
         let (textStatus, text) = try linecard(["list", "--card", "dahdi"])
         XCTAssertEqual(textStatus, 0, text)
-        XCTAssertTrue(text.contains("dahdi: 4 span(s), 12 channel(s)"), text)
+        XCTAssertTrue(text.contains("dahdi: 6 span(s), 18 channel(s)"), text)
         print(text)
     }
 

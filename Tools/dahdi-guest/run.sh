@@ -15,7 +15,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 work="${LINECARD_GUEST_WORK:-$root/.build-dahdi-guest}"
-tests="${LINECARD_GUEST_TESTS:-DahdiCardTests.DahdiLoopTests,DahdiCardTests.DahdiAnalogPairTests,DahdiCardTests.DahdiToolTests,DahdiCardTests.DahdiTickAllocationTests,DahdiCardTests.DahdiAlarmTests}"
+tests="${LINECARD_GUEST_TESTS:-DahdiCardTests.DahdiLoopTests,DahdiCardTests.DahdiAnalogPairTests,DahdiCardTests.DahdiToolTests,DahdiCardTests.DahdiTickAllocationTests,DahdiCardTests.DahdiAlarmTests,DahdiCardTests.DahdiIsdnTests}"
 timeout_seconds="${LINECARD_GUEST_TIMEOUT:-480}"
 export PATH="$PATH:/opt/swift/usr/bin:/usr/sbin:/sbin"
 
