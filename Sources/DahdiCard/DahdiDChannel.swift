@@ -1,5 +1,6 @@
 import CDahdi
 import LinecardCore
+import Synchronization
 import SystemPackage
 
 #if canImport(Glibc)
@@ -14,6 +15,7 @@ import Glibc
 public final class DahdiDChannel: Sendable {
     public let channel: Int
     private let descriptor: DahdiChannelDescriptor
+    private let closed = Atomic<Bool>(false)
 
     public var fileDescriptor: Int32 { descriptor.fd.rawValue }
 
@@ -44,7 +46,13 @@ public final class DahdiDChannel: Sendable {
         }
     }
 
-    deinit { descriptor.close() }
+    deinit { close() }
+
+    /// Gives the channel back (another program may then open it); once.
+    public func close() {
+        guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        descriptor.close()
+    }
 
     /// The next DAHDI event on the channel (`DahdiEventAlarm`, `DahdiEventBadFCS`, …), or nil.
     public func nextEvent() -> Int32? {

@@ -87,16 +87,25 @@ final class IsdnSpanSession: @unchecked Sendable {
     }
 
     func start(card: Card) {
-        thread.post { [self] in self.card = card }
+        thread.post { [self] in
+            self.card = card
+            // Until the link is up, the B-channels take no call.
+            guard !dChannelUp else { return }
+            for channel in channels {
+                card.deliver(.service(outOfService: "the D-channel of ISDN span \(description.name) is down"), port: channel.port, call: nil)
+            }
+        }
         thread.start()
     }
 
-    func stop() { thread.stop() }
-
-    /// Why the span cannot take a new call now, or nil.
-    var unavailableReason: String? {
-        status.withLock { $0.dChannelUp ? nil : "the D-channel of ISDN span \(description.name) is down" }
+    /// Stops the thread and lets go of the card and the D-channel (on DAHDI another program
+    /// may open it then).
+    func stop() {
+        thread.stop()
+        card = nil
+        dahdi?.close()
     }
+
 
     // MARK: Commands (any thread; they run on the session's)
 

@@ -70,15 +70,6 @@ public final class IsdnStack: CallControl, Sendable {
 
     // MARK: CallControl
 
-    public func lineName(port: Int) -> String {
-        sessionOfPort[port].map { "a B-channel of ISDN span \($0.description.name)" } ?? "an ISDN B-channel"
-    }
-
-    public func unavailableReason(port: Int) -> String? {
-        guard let session = sessionOfPort[port] else { return "port \(port) is not a B-channel of an ISDN span" }
-        return session.unavailableReason
-    }
-
     public func place(_ setup: OutgoingCallSetup, port: Int, call: Int) { sessionOfPort[port]?.place(setup, port: port, call: call) }
     public func answer(port: Int, call: Int) { sessionOfPort[port]?.answer(port: port, call: call) }
     public func clear(port: Int, call: Int, cause: Q850Cause) { sessionOfPort[port]?.clear(port: port, call: call, cause: cause) }

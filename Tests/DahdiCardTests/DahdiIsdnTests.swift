@@ -85,4 +85,40 @@ final class DahdiIsdnTests: DahdiGuestTestCase {
         XCTAssertFalse(status.alarmed)
         print("dahdi isdn: \(status.framesIn) frames in, \(status.framesOut) out, \(status.frameErrors) refused, \(status.hdlcErrors) HDLC errors")
     }
+
+    func testOneFaxPageAcrossTheBChannels() async throws {
+        let folder = FileManager.default.temporaryDirectory
+        let path = folder.appendingPathComponent("isdn-page.tif").path, out = folder.appendingPathComponent("isdn-received.tif").path
+        var black = [Bool](repeating: false, count: 1728 * 200)
+        for row in 0..<200 { for x in 0..<1728 where (row / 12 + x / 40) % 2 == 0 || abs(x - row * 7) < 3 { black[row * 1728 + x] = true } }
+        try FaxDocument.write([FaxDocument.Page(height: 200, black: black)], to: path)
+        let (network, networkStack) = try side([16, 17], .network)
+        let (user, userStack) = try side([13, 14], .cpe)
+        defer {
+            user.shutdown()
+            network.shutdown()
+            userStack.stop()
+            networkStack.stop()
+        }
+        XCTAssertTrue(userStack.waitUntilUp(timeout: .seconds(20)))
+        let sender = user.channels[1], receiver = network.channels[1]
+        try sender.startCall(to: "5551800", timeout: .seconds(20))
+        _ = try await receiver.waitForIncomingCall(timeout: .seconds(10))
+        _ = try await receiver.answer()
+        let answered = await sender.waitForAnswer(timeout: .seconds(10))
+        XCTAssertEqual(answered, .answered)
+        async let receiving = receiver.faxReceiver.start(to: out)
+        let receiverDeadline = Date().addingTimeInterval(5)
+        while receiver.faxReceiver.state != .receiving, Date() < receiverDeadline { await Task.yield() }
+        let started = Date()
+        let cause = try await sender.faxSender.send(try FaxToSend(path))
+        let received = try await receiving
+        XCTAssertTrue(received)
+        XCTAssertEqual(cause, .normal, sender.faxSender.details.rawCause)
+        _ = await receiver.faxReceiver.waitUntilFinished(timeout: .seconds(30))
+        print("dahdi isdn fax: one page in \(Int(Date().timeIntervalSince(started))) s, \(sender.faxSender.details.negotiated)")
+        XCTAssertEqual(try FaxDocument.read(out).first?.black, black, "the page arrived pixel for pixel over the B-channels")
+        await sender.hangUp()
+        await receiver.hangUp()
+    }
 }

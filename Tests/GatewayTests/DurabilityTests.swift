@@ -129,7 +129,11 @@ final class DurabilityTests: XCTestCase {
                                 ("{\"token\": \"short\"}", "at least 16"),
                                 ("{\"card\": {\"kind\": \"alsa\"}}", "card.devices: name at least one ALSA device"),
                                 ("{\"card\": {\"kind\": \"dahdi\"}, \"lines\": [0]}", "lines: on dahdi the lines are the card's own"),
-                                ("{\"card\": {\"kind\": \"isdn\"}}", "card.kind")]
+                                ("{\"card\": {\"kind\": \"isdn\"}}", "card.kind"),
+                                ("{\"card\": {\"isdn\": \"e3\"}}", "card.isdn is \"e3\"; use one of e1, t1, bri, bri-ptmp"),
+                                ("{\"card\": {\"isdn\": \"e1\", \"clock\": \"virtual\"}}", "card.clock: a simulated ISDN span runs in real time"),
+                                ("{\"card\": {\"isdn\": \"bri\"}, \"lines\": [2]}", "lines: port 2 is not a B-channel of the simulated bri span"),
+                                ("{\"card\": {\"kind\": \"alsa\", \"devices\": [\"null\"], \"isdn\": \"e1\"}}", "card.isdn: a simulated span is for card.kind simulated")]
             + (FileManager.default.fileExists(atPath: "/dev/dahdi/ctl") ? [] : [("{\"card\": {\"kind\": \"dahdi\"}}", "the DAHDI kernel modules are not loaded")]) {
             let (status, out) = try RunningGateway.run(configuration: text)
             XCTAssertNotEqual(status, 0, text)

@@ -2,13 +2,9 @@
 /// carries calls over a separate signalling channel (ISDN's D-channel, through the
 /// `LinecardISDN` library) implements this for the B-channel ports it serves, and the card's
 /// channels speak to it through `CallControlSignalling`. Every method posts: it returns at
-/// once and never waits for the network, and what the network answers comes back through
-/// `Card.deliver(_:port:)`.
+/// once and never waits for the network, and what the network answers (a port going out of
+/// service included) comes back through `Card.deliver(_:port:call:)`.
 public protocol CallControl: Sendable {
-    /// The line in words, for errors: "a B-channel of ISDN span sim0/e1".
-    func lineName(port: Int) -> String
-    /// Why `port` cannot carry a new call now (its D-channel is down), or nil.
-    func unavailableReason(port: Int) -> String?
     /// Sends the SETUP of an outgoing call on `port`. `call` names the call in every message
     /// about it, both ways; the channel chooses it, and it is never negative.
     func place(_ setup: OutgoingCallSetup, port: Int, call: Int)
