@@ -28,7 +28,9 @@ struct GatewayCommand: AsyncParsableCommand {
             timeouts are bounded by "limits"; the JSON interface takes only application/json
             and refuses other web pages' requests unless "allowedOrigins" names them. On a DAHDI card or ALSA devices, set
             "card": {"kind": "dahdi", "channels": [1, 2]} or {"kind": "alsa", "devices": [...]}
-            in the configuration. docs/GATEWAY.md describes the configuration keys, the
+            in the configuration (on DAHDI, the B-channels of a span with a D-channel are ISDN
+            lines). "card": {"isdn": "e1"} (t1, bri, bri-ptmp) makes the simulated card an ISDN
+            span instead, in real time (docs/ISDN.md). docs/GATEWAY.md describes the configuration keys, the
             endpoints and the call outcomes.
 
             Example:
@@ -81,11 +83,12 @@ struct GatewayCommand: AsyncParsableCommand {
             print("listening on \(settings.address):\(settings.port); data in \(settings.dataDirectory)")
             switch settings.card.kind {
             case .dahdi:
-                print("card: dahdi, channels \(settings.card.channels.map { "\($0)" } ?? "all configured") (calling on the FXO and clear ones), country \(settings.card.country), block \(settings.card.blockSize)")
+                print("card: dahdi, channels \(settings.card.channels.map { "\($0)" } ?? "all configured") (calling on the FXO, ISDN B- and clear ones), country \(settings.card.country), block \(settings.card.blockSize)")
             case .alsa:
                 print("card: alsa, devices \(settings.card.devices.joined(separator: ", ")) (each a clear line), country \(settings.card.country), block \(settings.card.blockSize)")
             case .simulated:
-                print("card: \(settings.card.kind), \(settings.card.fxoPorts) FXO lines (calling on \(settings.callingLines)), country \(settings.card.country), clock \(settings.card.clock)")
+                let lines = settings.card.isdn.map { "an ISDN \($0.rawValue) span, \($0.bearerChannels.count) B-channels" } ?? "\(settings.card.fxoPorts) FXO lines"
+                print("card: \(settings.card.kind), \(lines) (calling on \(settings.callingLines)), country \(settings.card.country), clock \(settings.card.clock)")
             }
             switch settings.queue.kind {
             case .sqlite:
